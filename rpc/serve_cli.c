@@ -1,0 +1,194 @@
+/* `omnidex serve`: option parsing, signal handling and the lifetime of one
+ * server over one data directory.
+ *
+ *   omnidex serve [--data DIR] [--listen 127.0.0.1:7600] [--workers N]
+ *                 [--token-file F] [--tls-cert F --tls-key F [--tls-client-ca F]]
+ *                 [--max-message-mb N]
+ *
+ * Prints "omnidex: listening on HOST:PORT" on stdout once the port is bound
+ * (the real port when --listen asks for port 0), serves until SIGTERM or
+ * SIGINT, then shuts down gracefully and exits 0. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "rpc/server.h"
+
+#define MAX_FILE_BYTES (1 << 20)
+
+static const char usage[] =
+    "usage: omnidex serve [--data DIR] [--listen HOST:PORT] [--workers N]\n"
+    "                     [--token-file F] [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
+    "                     [--max-message-mb N]\n"
+    "  --data DIR          data directory (default ./omnidex-data; created if missing)\n"
+    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:7600; port 0 picks one)\n"
+    "  --workers N         worker threads (default 4)\n"
+    "  --token-file F      require 'authorization: Bearer <token>' (first line of F) on every\n"
+    "                      method except grpc.health.v1.Health\n"
+    "  --tls-cert F        PEM certificate chain; serve TLS (needs --tls-key)\n"
+    "  --tls-key F         PEM private key\n"
+    "  --tls-client-ca F   PEM CA: require client certificates it signed (mutual TLS)\n"
+    "  --max-message-mb N  largest request or reply in MiB (default 64, 1..1024)\n";
+
+/* Reads a whole small file into a NUL-terminated string. */
+static int read_file(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return odx_error(ODX_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+    char *buf = odx_malloc(MAX_FILE_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return odx_error(ODX_ENOMEM, "out of memory");
+    }
+    size_t n = fread(buf, 1, MAX_FILE_BYTES + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || n > MAX_FILE_BYTES) {
+        odx_free(buf);
+        return odx_error(ODX_EINVAL, "'%s': %s", path, err ? "read error" : "larger than 1 MiB");
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return odx_error(ODX_EINVAL, "%s wants an integer %ld..%ld, not '%s'", opt, lo, hi, s);
+    *out = v;
+    return 0;
+}
+
+int odx_cli_serve(int argc, char **argv)
+{
+    const char *data = "./omnidex-data", *token_file = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+    odx_rpc_options o;
+    odx_rpc_options_init(&o);
+    int i = (argc > 0 && strcmp(argv[0], "serve") == 0) ? 1 : 0;
+    int rc = 0;
+    for (; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "omnidex serve: unexpected argument '%s'\n%s", a, usage);
+            return 2;
+        }
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+            if (i + 1 >= argc) {
+                fprintf(stderr, "omnidex serve: %s needs a value\n", a);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        long v;
+        if (strcmp(name, "--data") == 0) data = val;
+        else if (strcmp(name, "--listen") == 0) o.listen = val;
+        else if (strcmp(name, "--token-file") == 0) token_file = val;
+        else if (strcmp(name, "--tls-cert") == 0) cert = val;
+        else if (strcmp(name, "--tls-key") == 0) key = val;
+        else if (strcmp(name, "--tls-client-ca") == 0) ca = val;
+        else if (strcmp(name, "--workers") == 0) {
+            if ((rc = parse_int(name, val, 1, 256, &v)) != 0) goto bad;
+            o.workers = (int)v;
+        } else if (strcmp(name, "--max-message-mb") == 0) {
+            if ((rc = parse_int(name, val, 1, 1024, &v)) != 0) goto bad;
+            o.max_message_bytes = (size_t)v << 20;
+        } else {
+            fprintf(stderr, "omnidex serve: unknown option '%s'\n%s", name, usage);
+            return 2;
+        }
+    }
+    if (!cert != !key) {
+        fprintf(stderr, "omnidex serve: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (ca && !cert) {
+        fprintf(stderr, "omnidex serve: --tls-client-ca needs --tls-cert and --tls-key\n");
+        return 2;
+    }
+
+    char *token = NULL, *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
+    odx_db *db = NULL;
+    odx_rpc_server *srv = NULL;
+    int exit_code = 1;
+    if (token_file) {
+        if ((rc = read_file(token_file, &token)) != 0) goto out;
+        size_t n = strcspn(token, "\r\n");
+        token[n] = '\0';
+        while (n > 0 && (token[n - 1] == ' ' || token[n - 1] == '\t')) token[--n] = '\0';
+        if (n == 0) {
+            rc = odx_error(ODX_EINVAL, "token file '%s' is empty", token_file);
+            goto out;
+        }
+        o.token = token;
+    }
+    if (cert && ((rc = read_file(cert, &cert_pem)) != 0 || (rc = read_file(key, &key_pem)) != 0)) goto out;
+    if (ca && (rc = read_file(ca, &ca_pem)) != 0) goto out;
+    o.tls_cert_pem = cert_pem;
+    o.tls_key_pem = key_pem;
+    o.tls_client_ca_pem = ca_pem;
+
+    if ((rc = odx_db_open(data, ODX_OPEN_CREATE, &db)) != 0) {
+        odx_error_wrap(rc, "opening '%s'", data);
+        goto out;
+    }
+    /* Block the stop signals before any thread exists: every worker
+     * inherits the mask and only sigwait below receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = odx_rpc_server_start(db, &o, &srv)) != 0) goto out;
+
+    const char *colon = strrchr(o.listen, ':');
+    int hostlen = colon ? (int)(colon - o.listen) : (int)strlen(o.listen);
+    printf("omnidex: listening on %.*s:%d\n", hostlen, o.listen, odx_rpc_server_port(srv));
+    fflush(stdout);
+    odx_log(ODX_LOG_INFO, "serving %s on %.*s:%d with %d workers%s%s", data, hostlen, o.listen,
+            odx_rpc_server_port(srv), o.workers, token ? ", token required" : "",
+            cert_pem ? (ca_pem ? ", mutual TLS" : ", TLS") : "");
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    odx_log(ODX_LOG_INFO, "signal %d: shutting down (draining calls in flight)", sig);
+    odx_rpc_server_stop(srv);
+    srv = NULL;
+    exit_code = 0;
+out:
+    if (rc) fprintf(stderr, "omnidex serve: %s\n", odx_last_error()[0] ? odx_last_error() : odx_strerror(rc));
+    odx_rpc_server_stop(srv);
+    odx_db_close(db);
+    if (token) memset(token, 0, strlen(token));
+    odx_free(token);
+    odx_free(cert_pem);
+    if (key_pem) memset(key_pem, 0, strlen(key_pem));
+    odx_free(key_pem);
+    odx_free(ca_pem);
+    if (exit_code == 0) odx_log(ODX_LOG_INFO, "stopped cleanly");
+    return exit_code;
+bad:
+    fprintf(stderr, "omnidex serve: %s\n", odx_last_error());
+    return 2;
+}

@@ -1,0 +1,49 @@
+/*
+ * rpc/server.h - the omnidex gRPC server, on the gRPC C core API.
+ *
+ * odx_rpc_server_start() serves omnidex.v1.Omnidex, grpc.health.v1.Health and
+ * server reflection (v1alpha and v1) for one open database, from a fixed pool
+ * of worker threads draining one completion queue; it returns once the port
+ * is bound. odx_rpc_server_stop() shuts down gracefully: health turns
+ * NOT_SERVING (pushed to Watch streams), no new calls are accepted, calls in
+ * flight get drain_seconds to finish, the rest are cancelled, threads are
+ * joined. The database stays open: the caller closes it afterwards.
+ *
+ * A process may run several servers; grpc_init/grpc_shutdown are paired
+ * inside start/stop. Signals: a server never touches the signal mask; a
+ * program that waits for SIGTERM with sigwait blocks it before start so
+ * that the worker threads inherit the mask (see rpc/serve_cli.c).
+ */
+#ifndef ODX_RPC_SERVER_H
+#define ODX_RPC_SERVER_H
+
+#include <stddef.h>
+#include "omnidex.h"
+
+typedef struct odx_rpc_options {
+    const char *listen;            /* "HOST:PORT"; port 0 picks one. Default 127.0.0.1:7600 */
+    int workers;                   /* worker threads; default 4 */
+    int calls_per_method;          /* outstanding accepted calls per method; default 8 */
+    const char *token;             /* bearer token required on every method but health; NULL = none */
+    const char *tls_cert_pem;      /* PEM contents (not paths); NULL = plaintext */
+    const char *tls_key_pem;
+    const char *tls_client_ca_pem; /* when set, clients must present a cert it signed */
+    size_t max_message_bytes;      /* receive and send limit; default 64 MiB */
+    double drain_seconds;          /* graceful-shutdown bound; default 10 */
+} odx_rpc_options;
+
+typedef struct odx_rpc_server odx_rpc_server;
+
+void odx_rpc_options_init(odx_rpc_options *o);
+/* Starts serving db (borrowed; it must outlive the server). */
+int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **out);
+/* The bound port (useful after listening on port 0). */
+int odx_rpc_server_port(const odx_rpc_server *s);
+/* Graceful stop as above, then frees the server. NULL is a no-op. */
+void odx_rpc_server_stop(odx_rpc_server *s);
+
+/* `omnidex serve ...`: argv[0] is "serve"; runs until SIGTERM/SIGINT and
+ * returns the process exit code (0 after a clean shutdown). */
+int odx_cli_serve(int argc, char **argv);
+
+#endif
