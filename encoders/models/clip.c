@@ -1,0 +1,369 @@
+/* CLIP towers over HF weights (see clip.h).
+ *
+ * Vision: patches (conv with stride = kernel, as one GEMM) -> [CLS | patches]
+ * + position embeddings -> pre_layrnorm (HF's spelling) -> encoder ->
+ * post_layernorm on CLS -> visual_projection -> L2 norm.
+ * Text: token + position embeddings -> causal encoder -> final_layer_norm at
+ * the pooled position -> text_projection -> L2 norm. Because the mask is
+ * causal and only the pooled position is read, each sequence is run only up
+ * to that position, and sequences of different lengths are packed row-wise
+ * into one batch (no padding work). */
+#include "encoders/models/clip.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "encoders/media/image.h"
+#include "encoders/media/preprocess.h"
+#include "encoders/models/transformer.h"
+#include "encoders/runtime/arena.h"
+#include "encoders/runtime/ops.h"
+#include "encoders/runtime/safetensors.h"
+#include "encoders/tokenizer/clip_bpe.h"
+
+#define CLIP_MAX_FILE (64u << 20) /* config / vocab / merges files */
+
+typedef struct vision_tower {
+    odx_tf_encoder enc;
+    const float *patch_w, *cls, *pos, *pre_g, *pre_b, *post_g, *post_b, *proj;
+} vision_tower;
+
+typedef struct text_tower {
+    odx_tf_encoder enc;
+    const float *tok, *pos, *final_g, *final_b, *proj;
+} text_tower;
+
+struct odx_clip {
+    odx_clip_config cfg;
+    odx_st *st;
+    int has_text, has_vision;
+    vision_tower v;
+    text_tower t;
+    odx_bpe *bpe;           /* NULL without vocab.json/merges.txt */
+    odx_clip_preproc pre;
+    odx_arena arena;
+    pthread_mutex_t lock;
+};
+
+/* Reads a whole (small) file; ODX_ENOTFOUND when missing. */
+static int read_file(const char *dir, const char *name, char **out, size_t *len)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) return odx_error(ODX_EINVAL, "model path too long");
+    FILE *f = fopen(path, "rb");
+    if (!f) return odx_error(errno == ENOENT ? ODX_ENOTFOUND : ODX_EIO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > CLIP_MAX_FILE) {
+        fclose(f);
+        return odx_error(ODX_EINVAL, "%s: not a regular file under %u bytes", path, CLIP_MAX_FILE);
+    }
+    size_t sz = (size_t)sb.st_size;
+    char *buf = odx_malloc(sz + 1);
+    if (!buf) { fclose(f); return odx_error(ODX_ENOMEM, "out of memory reading %s", path); }
+    if (fread(buf, 1, sz, f) != sz) {
+        fclose(f);
+        odx_free(buf);
+        return odx_error(ODX_EIO, "%s: short read", path);
+    }
+    fclose(f);
+    buf[sz] = 0;
+    *out = buf;
+    *len = sz;
+    return 0;
+}
+
+static int load_vision(odx_clip *m)
+{
+    const odx_tower_config *c = &m->cfg.vision;
+    vision_tower *v = &m->v;
+    int64_t h = c->hidden, p = c->patch_size, g = c->image_size / c->patch_size;
+    const char *e = "vision_model.";
+    int64_t shape4[4] = {h, c->channels, p, p};
+    int rc = odx_st_get_f32(m->st, "vision_model.embeddings.patch_embedding.weight", 4, shape4, &v->patch_w);
+    if (rc ||
+        (rc = odx_tf_get(m->st, e, "embeddings.class_embedding", 1, h, 0, &v->cls)) ||
+        (rc = odx_tf_get(m->st, e, "embeddings.position_embedding.weight", 2, g * g + 1, h, &v->pos)) ||
+        (rc = odx_tf_get(m->st, e, "pre_layrnorm.weight", 1, h, 0, &v->pre_g)) ||
+        (rc = odx_tf_get(m->st, e, "pre_layrnorm.bias", 1, h, 0, &v->pre_b)) ||
+        (rc = odx_tf_get(m->st, e, "post_layernorm.weight", 1, h, 0, &v->post_g)) ||
+        (rc = odx_tf_get(m->st, e, "post_layernorm.bias", 1, h, 0, &v->post_b)) ||
+        (rc = odx_tf_get(m->st, "", "visual_projection.weight", 2, m->cfg.proj_dim, h, &v->proj)) ||
+        (rc = odx_tf_encoder_load(m->st, "vision_model.encoder", c, &v->enc)))
+        return odx_error_wrap(rc, "vision tower");
+    return 0;
+}
+
+static int load_text(odx_clip *m)
+{
+    const odx_tower_config *c = &m->cfg.text;
+    text_tower *t = &m->t;
+    int64_t h = c->hidden;
+    const char *e = "text_model.";
+    int rc;
+    if ((rc = odx_tf_get(m->st, e, "embeddings.token_embedding.weight", 2, c->vocab_size, h, &t->tok)) ||
+        (rc = odx_tf_get(m->st, e, "embeddings.position_embedding.weight", 2, c->max_positions, h, &t->pos)) ||
+        (rc = odx_tf_get(m->st, e, "final_layer_norm.weight", 1, h, 0, &t->final_g)) ||
+        (rc = odx_tf_get(m->st, e, "final_layer_norm.bias", 1, h, 0, &t->final_b)) ||
+        (rc = odx_tf_get(m->st, "", "text_projection.weight", 2, m->cfg.proj_dim, h, &t->proj)) ||
+        (rc = odx_tf_encoder_load(m->st, "text_model.encoder", c, &t->enc)))
+        return odx_error_wrap(rc, "text tower");
+    return 0;
+}
+
+void odx_clip_close(odx_clip *m)
+{
+    if (!m) return;
+    odx_tf_encoder_free(&m->v.enc);
+    odx_tf_encoder_free(&m->t.enc);
+    odx_bpe_close(m->bpe);
+    odx_st_close(m->st);
+    odx_arena_free(&m->arena);
+    pthread_mutex_destroy(&m->lock);
+    odx_free(m);
+}
+
+int odx_clip_open(const char *dir, odx_clip **out)
+{
+    odx_clip *m = odx_calloc(1, sizeof *m);
+    if (!m) return odx_error(ODX_ENOMEM, "out of memory");
+    odx_arena_init(&m->arena);
+    pthread_mutex_init(&m->lock, NULL);
+    odx_clip_preproc_default(&m->pre);
+    char *buf = NULL, *buf2 = NULL;
+    size_t len = 0, len2 = 0;
+    int rc = read_file(dir, "config.json", &buf, &len);
+    if (rc) goto fail;
+    rc = odx_clip_config_parse(buf, len, &m->cfg);
+    odx_free(buf);
+    buf = NULL;
+    if (rc) goto fail;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if ((rc = odx_st_open(path, &m->st))) goto fail;
+    m->has_vision = m->cfg.has_vision && odx_st_find(m->st, "vision_model.embeddings.patch_embedding.weight");
+    m->has_text = m->cfg.has_text && odx_st_find(m->st, "text_model.embeddings.token_embedding.weight");
+    if (!m->has_vision && !m->has_text) {
+        rc = odx_error(ODX_ECORRUPT, "%s: model.safetensors holds neither CLIP tower", dir);
+        goto fail;
+    }
+    if (m->has_vision && (rc = load_vision(m))) goto fail;
+    if (m->has_text && (rc = load_text(m))) goto fail;
+    if (m->has_text) {
+        rc = read_file(dir, "vocab.json", &buf, &len);
+        if (rc == 0) rc = read_file(dir, "merges.txt", &buf2, &len2);
+        if (rc == 0) rc = odx_bpe_open_bytes(buf, len, buf2, len2, &m->bpe);
+        odx_free(buf);
+        odx_free(buf2);
+        buf = buf2 = NULL;
+        if (rc == ODX_ENOTFOUND) rc = 0; /* ids-only use stays possible */
+        if (rc) goto fail;
+    }
+    rc = read_file(dir, "preprocessor_config.json", &buf, &len);
+    if (rc == 0) {
+        rc = odx_clip_preproc_parse(buf, len, &m->pre);
+        odx_free(buf);
+        buf = NULL;
+        if (rc) goto fail;
+    } else if (rc == ODX_ENOTFOUND) { /* CLIP defaults at the model's own resolution */
+        m->pre.shortest_edge = m->pre.crop_h = m->pre.crop_w = m->cfg.vision.image_size;
+    } else {
+        goto fail;
+    }
+    rc = 0;
+    if (m->has_vision && (m->pre.crop_h != m->cfg.vision.image_size || m->pre.crop_w != m->cfg.vision.image_size)) {
+        rc = odx_error(ODX_EINVAL, "preprocessor_config.json crops %dx%d but the model takes %dx%d",
+                       m->pre.crop_w, m->pre.crop_h, m->cfg.vision.image_size, m->cfg.vision.image_size);
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    odx_clip_close(m);
+    return odx_error_wrap(rc, "model %s", dir);
+}
+
+const odx_clip_config *odx_clip_get_config(const odx_clip *m) { return &m->cfg; }
+int odx_clip_dim(const odx_clip *m) { return m->cfg.proj_dim; }
+int odx_clip_has_text(const odx_clip *m) { return m->has_text; }
+int odx_clip_has_vision(const odx_clip *m) { return m->has_vision; }
+
+/* Pooled rows -> layer norm -> projection -> L2 norm, into out[n, dim]. */
+static int project(odx_clip *m, const float *pooled, int n, int hidden, const float *g,
+                   const float *b, float eps, const float *proj, float *out)
+{
+    float *t = odx_arena_floats(&m->arena, (size_t)n * hidden);
+    if (!t) return odx_error(ODX_ENOMEM, "out of memory");
+    odx_op_layernorm(pooled, n, hidden, g, b, eps, t);
+    odx_op_linear(t, n, hidden, proj, NULL, m->cfg.proj_dim, out);
+    odx_op_l2norm_rows(out, n, m->cfg.proj_dim);
+    return 0;
+}
+
+static int vision_forward(odx_clip *m, const float *pixels, int n, float *out)
+{
+    const odx_tower_config *c = &m->cfg.vision;
+    vision_tower *v = &m->v;
+    int h = c->hidden, p = c->patch_size, s = c->image_size, ch = c->channels;
+    int g = s / p, np = g * g, tokens = np + 1, kdim = ch * p * p;
+    if ((long long)n * tokens > (1 << 24)) return odx_error(ODX_ELIMIT, "image batch of %d too large", n);
+    int rows = n * tokens;
+    float *patches = odx_arena_floats(&m->arena, (size_t)n * np * kdim);
+    float *x = odx_arena_floats(&m->arena, (size_t)rows * h);
+    float *emb = odx_arena_floats(&m->arena, (size_t)n * np * h);
+    int *off = odx_arena_alloc(&m->arena, (size_t)(n + 1) * sizeof(int));
+    float *pooled = odx_arena_floats(&m->arena, (size_t)n * h);
+    if (!patches || !x || !emb || !off || !pooled) return odx_error(ODX_ENOMEM, "out of memory");
+    /* im2col: row (img, gy, gx) = pixels[img][c][gy*p + ky][gx*p + kx] in (c, ky, kx) order,
+     * the order of the conv weight [hidden, ch, p, p]. */
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < n * np; r++) {
+        int img = r / np, gy = (r % np) / g, gx = r % g;
+        float *dst = patches + (size_t)r * kdim;
+        const float *src = pixels + (size_t)img * ch * s * s;
+        for (int cc = 0; cc < ch; cc++)
+            for (int ky = 0; ky < p; ky++)
+                memcpy(dst + ((size_t)cc * p + ky) * p,
+                       src + ((size_t)cc * s + (size_t)gy * p + ky) * s + (size_t)gx * p,
+                       (size_t)p * sizeof(float));
+    }
+    odx_op_linear(patches, n * np, kdim, v->patch_w, NULL, h, emb);
+    for (int img = 0; img < n; img++) {
+        float *xi = x + (size_t)img * tokens * h;
+        for (int j = 0; j < h; j++) xi[j] = v->cls[j] + v->pos[j];
+        for (int t = 1; t < tokens; t++) {
+            const float *e = emb + ((size_t)img * np + t - 1) * h;
+            const float *pp = v->pos + (size_t)t * h;
+            float *xt = xi + (size_t)t * h;
+            for (int j = 0; j < h; j++) xt[j] = e[j] + pp[j];
+        }
+        off[img] = img * tokens;
+    }
+    off[n] = rows;
+    odx_op_layernorm(x, rows, h, v->pre_g, v->pre_b, c->eps, x);
+    int rc = odx_tf_encoder_forward(&v->enc, x, rows, off, n, 0, &m->arena);
+    if (rc) return rc;
+    for (int img = 0; img < n; img++)
+        memcpy(pooled + (size_t)img * h, x + (size_t)img * tokens * h, (size_t)h * sizeof(float));
+    return project(m, pooled, n, h, v->post_g, v->post_b, c->eps, v->proj, out);
+}
+
+int odx_clip_embed_pixels(odx_clip *m, const float *pixels, int n, float *out)
+{
+    if (!m->has_vision) return odx_error(ODX_EPRECOND, "this model has no image tower");
+    if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
+    pthread_mutex_lock(&m->lock);
+    int rc = vision_forward(m, pixels, n, out);
+    odx_arena_reset(&m->arena);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* HF's pooling position for one sequence. */
+static int pool_position(const odx_tower_config *c, const int32_t *ids, int len)
+{
+    int best = 0;
+    if (c->eos_token_id == 2) { /* legacy configs: argmax of the ids */
+        for (int i = 1; i < len; i++)
+            if (ids[i] > ids[best]) best = i;
+        return best;
+    }
+    for (int i = 0; i < len; i++)
+        if (ids[i] == c->eos_token_id) return i;
+    return 0; /* HF: argmax of an all-false mask */
+}
+
+static int text_forward(odx_clip *m, const int32_t *ids, const int *off, int n, float *out)
+{
+    const odx_tower_config *c = &m->cfg.text;
+    text_tower *t = &m->t;
+    int h = c->hidden;
+    int *roff = odx_arena_alloc(&m->arena, (size_t)(n + 1) * sizeof(int));
+    if (!roff) return odx_error(ODX_ENOMEM, "out of memory");
+    roff[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int len = off[i + 1] - off[i];
+        if (len <= 0 || len > c->max_positions)
+            return odx_error(ODX_EINVAL, "text %d has %d tokens (1..%d allowed)", i, len, c->max_positions);
+        for (int j = 0; j < len; j++)
+            if (ids[off[i] + j] < 0 || ids[off[i] + j] >= c->vocab_size)
+                return odx_error(ODX_EINVAL, "text %d: token id %d outside the vocabulary", i, ids[off[i] + j]);
+        roff[i + 1] = roff[i] + pool_position(c, ids + off[i], len) + 1;
+    }
+    int rows = roff[n];
+    float *x = odx_arena_floats(&m->arena, (size_t)rows * h);
+    float *pooled = odx_arena_floats(&m->arena, (size_t)n * h);
+    if (!x || !pooled) return odx_error(ODX_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < roff[i + 1] - roff[i]; j++) {
+            const float *te = t->tok + (size_t)ids[off[i] + j] * h, *pe = t->pos + (size_t)j * h;
+            float *xr = x + (size_t)(roff[i] + j) * h;
+            for (int k = 0; k < h; k++) xr[k] = te[k] + pe[k];
+        }
+    int rc = odx_tf_encoder_forward(&t->enc, x, rows, roff, n, 1, &m->arena);
+    if (rc) return rc;
+    for (int i = 0; i < n; i++)
+        memcpy(pooled + (size_t)i * h, x + (size_t)(roff[i + 1] - 1) * h, (size_t)h * sizeof(float));
+    return project(m, pooled, n, h, t->final_g, t->final_b, c->eps, t->proj, out);
+}
+
+int odx_clip_embed_ids(odx_clip *m, const int32_t *ids, const int *off, int n, float *out)
+{
+    if (!m->has_text) return odx_error(ODX_EPRECOND, "this model has no text tower");
+    if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
+    pthread_mutex_lock(&m->lock);
+    int rc = text_forward(m, ids, off, n, out);
+    odx_arena_reset(&m->arena);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+int odx_clip_embed_texts(odx_clip *m, const char *const *texts, int n, float *out)
+{
+    if (!m->has_text) return odx_error(ODX_EPRECOND, "this model has no text tower");
+    if (!m->bpe) return odx_error(ODX_EPRECOND, "the model directory has no vocab.json/merges.txt");
+    if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
+    int ctx = m->cfg.text.max_positions;
+    int32_t *ids = odx_malloc((size_t)n * ctx * sizeof *ids);
+    int *off = odx_malloc((size_t)(n + 1) * sizeof *off);
+    int rc = 0;
+    if (!ids || !off) { rc = odx_error(ODX_ENOMEM, "out of memory"); goto out; }
+    off[0] = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int cnt = 0;
+        rc = odx_bpe_encode(m->bpe, texts[i], strlen(texts[i]), ids + off[i], ctx, &cnt);
+        off[i + 1] = off[i] + cnt;
+    }
+    if (!rc) rc = odx_clip_embed_ids(m, ids, off, n, out);
+out:
+    odx_free(ids);
+    odx_free(off);
+    return rc;
+}
+
+int odx_clip_embed_image_bytes(odx_clip *m, const void *const *data, const size_t *len, int n,
+                               float *out)
+{
+    if (!m->has_vision) return odx_error(ODX_EPRECOND, "this model has no image tower");
+    if (m->cfg.vision.channels != 3) return odx_error(ODX_EUNSUPPORTED, "image files need a 3-channel model");
+    if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
+    size_t per = (size_t)m->cfg.vision.channels * m->pre.crop_h * m->pre.crop_w;
+    float *px = odx_malloc((size_t)n * per * sizeof(float));
+    if (!px) return odx_error(ODX_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        odx_image img = {0, 0, NULL};
+        rc = odx_image_decode(data[i], len[i], 0, &img);
+        if (!rc) rc = odx_clip_preprocess(&m->pre, &img, px + (size_t)i * per);
+        odx_image_free(&img);
+        if (rc) rc = odx_error_wrap(rc, "image %d", i);
+    }
+    if (!rc) rc = odx_clip_embed_pixels(m, px, n, out);
+    odx_free(px);
+    return rc;
+}

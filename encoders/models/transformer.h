@@ -1,0 +1,42 @@
+/* The pre-layer-norm transformer encoder shared by every tower (CLIP ViT,
+ * CLIP text; later audio and depth ViTs): per layer
+ *   x += out_proj(attn(LN1(x)));  x += fc2(act(fc1(LN2(x))))
+ * Weights use Hugging Face names under a prefix, e.g.
+ * "vision_model.encoder.layers.3.self_attn.q_proj.weight". q/k/v are fused
+ * into one [3H, H] matrix at load so each layer does one QKV GEMM. */
+#ifndef ODX_ENC_TRANSFORMER_H
+#define ODX_ENC_TRANSFORMER_H
+
+#include "encoders/models/clip_config.h"
+#include "encoders/runtime/arena.h"
+#include "encoders/runtime/safetensors.h"
+
+typedef struct odx_tf_layer {
+    const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;
+    float *qkv_w, *qkv_b;            /* owned, fused */
+    const float *o_w, *o_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} odx_tf_layer;
+
+typedef struct odx_tf_encoder {
+    int hidden, inter, heads, layers;
+    float eps;
+    odx_act act;
+    odx_tf_layer *layer;
+} odx_tf_encoder;
+
+/* Fetches and shape-checks every layer's weights under prefix (e.g.
+ * "text_model.encoder"). Pointers borrow from st, which must outlive enc. */
+int odx_tf_encoder_load(odx_st *st, const char *prefix, const odx_tower_config *cfg,
+                        odx_tf_encoder *enc);
+void odx_tf_encoder_free(odx_tf_encoder *enc);
+
+/* Runs all layers in place on x[rows, hidden], rows packed by sequence as in
+ * odx_op_attention. Returns 0 or ODX_ENOMEM. */
+int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
+                           int nseq, int causal, odx_arena *arena);
+
+/* Helper for tower loaders: fetches prefix+name with the given shape. */
+int odx_tf_get(odx_st *st, const char *prefix, const char *name, int rank, int64_t d0,
+               int64_t d1, const float **out);
+
+#endif

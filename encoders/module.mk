@@ -1,0 +1,18 @@
+# encoders: the neural runtime (safetensors, ops), CLIP towers, tokenizer and
+# image path. See docs/encoders.md.
+LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
+            encoders/runtime/ops.c encoders/runtime/half.c \
+            encoders/models/clip_config.c encoders/models/transformer.c \
+            encoders/models/clip.c \
+            encoders/tokenizer/clip_bpe.c \
+            encoders/media/image_decode.c encoders/media/exif.c \
+            encoders/media/image_preprocess.c
+TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c
+TEST_SCRIPTS += tests/integration/enc_clip_parity.py
+LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring
+
+# enc-tool: a thin program over the encoder API used by the parity tests and
+# the benchmark (embed token ids / pixel tensors / files, print vectors).
+PROGS += $(B)/enc-tool
+$(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)

@@ -1,0 +1,164 @@
+"""CLIP towers in C vs the PyTorch reference (tools/ref_clip.py) on random
+weights in Hugging Face names and shapes: tiny models in F32/F16/BF16 with
+both activations and both pooling rules, then full ViT-B/32 size. The
+tolerance is 1e-4 max abs difference of the L2-normalised embeddings
+(issue 4); the measured maximum is printed. Also checks that broken model
+directories fail with clear errors. OMNIDEX_ENC_FULL=0 skips the full-size
+model (it is on by default, ~1 minute)."""
+import json
+import os
+import shutil
+import struct
+import tempfile
+
+import numpy as np
+import torch
+
+from enc_common import report, tool, finish
+import ref_clip
+import safetensors_io
+
+TOL = 1e-4
+torch.set_num_threads(2)
+
+
+def write_ids(path, seqs):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(seqs)))
+        for s in seqs:
+            f.write(struct.pack("<i", len(s)))
+            f.write(np.asarray(s, dtype=np.int32).tobytes())
+
+
+def rand_texts(cfg, g, n, padded):
+    """Token sequences bos ... eos of varied length; with padded=True, padded
+    after eos with the eos id up to the context length (what HF's tokenizer
+    gives), which the C side must handle by pooling at the first eos."""
+    t = cfg["text_config"]
+    v, ctx = t["vocab_size"], t["max_position_embeddings"]
+    legacy = t["eos_token_id"] == 2
+    eos = v - 1 if legacy else t["eos_token_id"]
+    bos = v - 2 if legacy else t["bos_token_id"]
+    seqs = []
+    for i in range(n):
+        ln = [2, 5, ctx - 2, 11, 30, ctx][i % 6]
+        body = torch.randint(3, v - 2, (ln - 2,), generator=g).tolist()
+        s = [bos] + body + [eos]
+        if padded:
+            s = s + [eos] * (ctx - len(s))
+        seqs.append(s)
+    return seqs
+
+
+def check_model(name, cfg, dtype, tmp, n_img=3, n_txt=6, seed=0):
+    d = os.path.join(tmp, name)
+    w = ref_clip.write_model(d, cfg, seed=seed, dtype=dtype)
+    g = torch.Generator().manual_seed(seed + 1)
+    s = cfg["vision_config"]["image_size"]
+    px = torch.randn(n_img, 3, s, s, generator=g)
+    px.numpy().astype(np.float32).tofile(os.path.join(tmp, "px.bin"))
+    ref = ref_clip.image_features(cfg, w, px).numpy()
+    tool("pixels", d, os.path.join(tmp, "px.bin"), n_img, os.path.join(tmp, "out.bin"))
+    got = np.fromfile(os.path.join(tmp, "out.bin"), dtype=np.float32).reshape(ref.shape)
+    diff = float(np.abs(got - ref).max())
+    report(f"{name}: image embeddings match PyTorch (max abs diff {diff:.2e} <= {TOL})", diff <= TOL)
+    for padded in (False, True):
+        seqs = rand_texts(cfg, g, n_txt, padded)
+        ctx = cfg["text_config"]["max_position_embeddings"]
+        # The reference runs every sequence padded to the full context with
+        # the eos id, exactly as HF's tokenizer pads.
+        ref_in = []
+        for s in seqs:
+            ref_in.append(s + [s[-1]] * (ctx - len(s)))
+        ref = ref_clip.text_features(cfg, w, torch.tensor(ref_in)).numpy()
+        write_ids(os.path.join(tmp, "ids.bin"), seqs)
+        tool("ids", d, os.path.join(tmp, "ids.bin"), os.path.join(tmp, "out.bin"))
+        got = np.fromfile(os.path.join(tmp, "out.bin"), dtype=np.float32).reshape(ref.shape)
+        diff = float(np.abs(got - ref).max())
+        norms = np.linalg.norm(got, axis=1)
+        report(f"{name}: text embeddings ({'padded' if padded else 'unpadded'} ids) match PyTorch "
+               f"(max abs diff {diff:.2e} <= {TOL})", diff <= TOL and np.all(np.abs(norms - 1) < 1e-5))
+    return d
+
+
+def variant(base, **text):
+    c = json.loads(json.dumps(base))
+    for k, v in text.items():
+        tower, key = k.split("__")
+        c[tower][key] = v
+    return c
+
+
+def bad_dirs(tmp, good):
+    """Broken model directories must fail with a clear message."""
+    def expect(name, mutate, needle):
+        d = os.path.join(tmp, "bad_" + name)
+        shutil.copytree(good, d)
+        mutate(d)
+        r = tool("pixels", d, "/dev/null", 1, os.path.join(tmp, "o.bin"), check=False)
+        err = r.stderr.decode(errors="replace")
+        report(f"bad model dir ({name}) fails with a clear error", r.returncode != 0 and needle in err, err.strip())
+
+    st = lambda d: os.path.join(d, "model.safetensors")
+
+    def truncate(d):
+        b = open(st(d), "rb").read()
+        open(st(d), "wb").write(b[: len(b) - 100])
+
+    def lying_header(d):
+        b = bytearray(open(st(d), "rb").read())
+        n = struct.unpack("<Q", b[:8])[0]
+        h = json.loads(b[8:8 + n])
+        k = sorted(x for x in h if x != "__metadata__")[0]
+        h[k]["data_offsets"][1] += 4  # claims more bytes than its shape holds
+        hb = json.dumps(h).encode()
+        hb += b" " * ((8 - len(hb) % 8) % 8)
+        open(st(d), "wb").write(struct.pack("<Q", len(hb)) + hb + bytes(b[8 + n:]))
+
+    def huge_header_len(d):
+        b = bytearray(open(st(d), "rb").read())
+        b[:8] = struct.pack("<Q", 1 << 40)
+        open(st(d), "wb").write(bytes(b))
+
+    def wrong_shape(d):
+        c = json.load(open(os.path.join(d, "config.json")))
+        c["vision_config"]["intermediate_size"] += 8
+        json.dump(c, open(os.path.join(d, "config.json"), "w"))
+
+    def missing_tensor(d):
+        w = safetensors_io.load(st(d))
+        del w["vision_model.encoder.layers.1.mlp.fc2.bias"]
+        safetensors_io.save(w, st(d))
+
+    def bad_config(d):
+        open(os.path.join(d, "config.json"), "w").write('{"text_config": {"hidden_size": -3}, "vision_config": {}}')
+
+    expect("missing config.json", lambda d: os.remove(os.path.join(d, "config.json")), "config.json")
+    expect("missing model.safetensors", lambda d: os.remove(st(d)), "model.safetensors")
+    expect("truncated safetensors", truncate, "outside the")
+    expect("lying header", lying_header, "bytes for")
+    expect("header length past the end", huge_header_len, "header length")
+    expect("wrong shapes", wrong_shape, "expected [")
+    expect("missing tensor", missing_tensor, "no tensor 'vision_model.encoder.layers.1.mlp.fc2.bias'")
+    expect("config out of range", bad_config, "hidden_size")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="enc_parity_")
+    try:
+        tiny = ref_clip.TINY
+        good = check_model("tiny-f32-quickgelu", tiny, torch.float32, tmp)
+        check_model("tiny-f16-gelu", variant(tiny, text_config__hidden_act="gelu",
+                                             vision_config__hidden_act="gelu"), torch.float16, tmp, seed=3)
+        check_model("tiny-bf16-legacy-eos", variant(tiny, text_config__eos_token_id=2,
+                                                    text_config__bos_token_id=0), torch.bfloat16, tmp, seed=5)
+        bad_dirs(tmp, good)
+        if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
+            d = check_model("vit-b32-full-size", ref_clip.VIT_B32, torch.float32, tmp, n_img=2, n_txt=4, seed=7)
+            shutil.rmtree(d)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+main()
