@@ -25,7 +25,7 @@ else
 endif
 B := build/$(VARIANT)
 
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CPPFLAGS := -D_GNU_SOURCE -Iinclude -I. -I$(FAISS_DIR)/include -MMD -MP
 CFLAGS := -std=c11 $(OPT) -g -fPIC -fopenmp $(WARN) $(SANFLAGS)
 CXXFLAGS := -std=c++17 $(OPT) -g -fPIC -fopenmp $(WARN) $(SANFLAGS)

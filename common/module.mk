@@ -1,1 +1,1 @@
-LIB_SRCS += common/error.c common/alloc.c common/log.c common/util.c
+LIB_SRCS += common/error.c common/alloc.c common/log.c common/util.c common/meta.c common/filter.c

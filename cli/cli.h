@@ -1,0 +1,40 @@
+/* The omnidex command-line program: thin commands over the public API. */
+#ifndef ODX_CLI_H
+#define ODX_CLI_H
+#include <stdio.h>
+
+#include "omnidex.h"
+
+struct cli {
+    const char *data;   /* --data */
+    const char *server; /* --server (client mode) */
+    int quiet;
+};
+
+/* Prints "omnidex: error: ..." and returns the exit status 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, with odx_last_error() / odx_strerror(rc) appended. */
+int cli_fail_rc(int rc, const char *what);
+/* Usage error: prints the message and a hint, returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_open(const struct cli *g, int write, odx_db **db);
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+
+int cmd_collection(const struct cli *g, int argc, char **argv);
+int cmd_put(const struct cli *g, int argc, char **argv);
+int cmd_search(const struct cli *g, int argc, char **argv);
+int cmd_get(const struct cli *g, int argc, char **argv);
+int cmd_delete(const struct cli *g, int argc, char **argv);
+
+/* A progress bar on stderr when it is a terminal. */
+struct progress {
+    const char *what;
+    unsigned long long total, done;
+    double start, last;
+    int tty;
+};
+void progress_start(struct progress *p, const char *what, unsigned long long total);
+void progress_update(struct progress *p, unsigned long long done);
+void progress_end(struct progress *p);
+
+#endif

@@ -1,0 +1,141 @@
+/* omnidex: the command-line program. Every command runs on a local data
+ * directory through the embedded C API (omnidex.h). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/util.h"
+
+/* Provided by the gRPC server (rpc/) when it is linked in. */
+int odx_cli_serve(int argc, char **argv) __attribute__((weak));
+
+static const char *usage_text =
+    "usage: omnidex [--data DIR] [--quiet] COMMAND [ARGS]\n"
+    "\n"
+    "A multimodal retrieval database: vectors and records in LMDB, FAISS indexes.\n"
+    "\n"
+    "Commands:\n"
+    "  collection create NAME --dim D [--metric cosine|ip|l2] [--index SPEC|auto] [--space SPACE]\n"
+    "  collection list [--json]\n"
+    "  collection info NAME [--json]\n"
+    "  collection drop NAME\n"
+    "  collection compact NAME        rebuild the index from LMDB, dropping deleted vectors\n"
+    "  collection checkpoint NAME     write the index checkpoint now\n"
+    "  put NAME (--fvecs FILE | --jsonl FILE) [--ids-start N] [--batch N]\n"
+    "  search NAME (--vector \"f,f,..\" | --fvecs QUERIES) [--k 10] [--filter EXPR]\n"
+    "         [--param efSearch=64] [--modality M] [--exact] [--meta] [--json]\n"
+    "  get NAME ID [--json]\n"
+    "  delete NAME ID...\n"
+    "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
+    "  version\n"
+    "\n"
+    "Options:\n"
+    "  --data DIR   data directory (default $OMNIDEX_DATA or ./omnidex-data)\n"
+    "  --quiet      only errors on stderr\n"
+    "\n"
+    "Filters: label = \"sneaker\" AND price < 100 AND NOT (tag IN (\"a\",\"b\"))\n"
+    "Run 'omnidex COMMAND --help' for a command's options.\n";
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "omnidex: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return 1;
+}
+
+int cli_fail_rc(int rc, const char *what)
+{
+    const char *m = odx_last_error();
+    if (m && *m) return cli_fail("%s: %s", what, m);
+    return cli_fail("%s: %s", what, odx_strerror(rc));
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "omnidex %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see 'omnidex %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_open(const struct cli *g, int write, odx_db **db)
+{
+    int rc = odx_db_open(g->data, write ? ODX_OPEN_CREATE : ODX_OPEN_READONLY, db);
+    if (rc == ODX_ENOTFOUND && !write) {
+        /* Reading a directory that was never created: say so plainly. */
+        return cli_fail("%s", odx_last_error());
+    }
+    if (rc) return cli_fail_rc(rc, "opening data directory");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli g = {NULL, NULL, 0};
+    g.data = getenv("OMNIDEX_DATA");
+    if (!g.data || !*g.data) g.data = "./omnidex-data";
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--data") && i + 1 < argc) g.data = argv[++i];
+        else if (!strncmp(argv[i], "--data=", 7)) g.data = argv[i] + 7;
+        else if (!strcmp(argv[i], "--server") && i + 1 < argc) g.server = argv[++i];
+        else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) g.quiet = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_text, stdout); return 0; }
+        else if (!strcmp(argv[i], "--version")) { printf("omnidex %s\n", odx_version()); return 0; }
+        else if (argv[i][0] == '-' && strcmp(argv[i], "-")) {
+            fprintf(stderr, "omnidex: unknown option '%s'\n\n%s", argv[i], usage_text);
+            return 2;
+        } else break;
+    }
+    if (g.quiet) odx_log_set_level(ODX_LOG_ERROR);
+    if (i >= argc) { fputs(usage_text, stderr); return 2; }
+    const char *cmd = argv[i];
+    int cargc = argc - i;
+    char **cargv = argv + i;
+    if (g.server && strcmp(cmd, "serve"))
+        return cli_fail("--server: client mode is not available in this build yet; run the command on the server's data directory with --data");
+    if (!strcmp(cmd, "collection")) return cmd_collection(&g, cargc, cargv);
+    if (!strcmp(cmd, "put")) return cmd_put(&g, cargc, cargv);
+    if (!strcmp(cmd, "search")) return cmd_search(&g, cargc, cargv);
+    if (!strcmp(cmd, "get")) return cmd_get(&g, cargc, cargv);
+    if (!strcmp(cmd, "delete")) return cmd_delete(&g, cargc, cargv);
+    if (!strcmp(cmd, "version")) { printf("omnidex %s\n", odx_version()); return 0; }
+    if (!strcmp(cmd, "serve")) {
+        if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");
+        /* serve reads --data itself; pass the global one on. */
+        char *sv[256];
+        int sc = 0;
+        sv[sc++] = cargv[0];
+        int has_data = 0;
+        for (int k = 1; k < cargc; k++) if (!strcmp(cargv[k], "--data") || !strncmp(cargv[k], "--data=", 7)) has_data = 1;
+        if (!has_data) { sv[sc++] = "--data"; sv[sc++] = (char *)g.data; }
+        for (int k = 1; k < cargc && sc < 255; k++) sv[sc++] = cargv[k];
+        sv[sc] = NULL;
+        return odx_cli_serve(sc, sv);
+    }
+    fprintf(stderr, "omnidex: unknown command '%s'\n\n%s", cmd, usage_text);
+    return 2;
+}

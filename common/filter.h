@@ -1,0 +1,42 @@
+/* Filters over metadata (the odx_filter of omnidex.h): the AST, the parser of
+ * the filter language, builders and printing. Evaluation against stored
+ * fields lives in storage/fields.c. */
+#ifndef ODX_COMMON_FILTER_H
+#define ODX_COMMON_FILTER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "omnidex.h"
+
+#define ODX_FILTER_MAX_DEPTH 64
+#define ODX_FILTER_MAX_NODES 4096
+#define ODX_FILTER_MAX_SET 4096
+
+enum odx_filter_kind { ODX_FK_CMP = 1, ODX_FK_IN, ODX_FK_AND, ODX_FK_OR, ODX_FK_NOT };
+
+struct odx_fvalue {
+    odx_value_type type;
+    union {
+        struct { char *s; size_t len; } str;
+        int64_t i;
+        double f;
+        int b;
+    } v;
+};
+
+struct odx_filter {
+    enum odx_filter_kind kind;
+    char *field;             /* CMP, IN */
+    odx_filter_op op;        /* CMP */
+    struct odx_fvalue val;   /* CMP */
+    struct odx_fvalue *set;  /* IN */
+    size_t nset, capset;
+    struct odx_filter *a, *b; /* AND, OR (a, b); NOT (a) */
+};
+
+/* Depth of the tree (1 for a leaf). */
+int odx_filter_depth(const odx_filter *f);
+/* Builds `field IN (modalities of mask)` over the reserved "@modality" field. */
+int odx_filter_modalities(unsigned mask, odx_filter **out);
+
+#endif

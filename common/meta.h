@@ -1,0 +1,43 @@
+/* odx_meta: an item's typed key/values (declared in omnidex.h), plus the
+ * compact binary encoding records are stored with. */
+#ifndef ODX_COMMON_META_H
+#define ODX_COMMON_META_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "omnidex.h"
+
+#define ODX_META_MAX_KEY 64
+#define ODX_META_MAX_STRING 400
+#define ODX_META_MAX_FIELDS 256
+
+struct odx_meta_entry {
+    char *key;
+    odx_value_type type;
+    union {
+        struct { char *s; size_t len; } str;
+        int64_t i;
+        double f;
+        int b;
+    } v;
+};
+
+struct odx_meta {
+    struct odx_meta_entry *e;
+    size_t n, cap;
+};
+
+/* 1 if key is a valid user metadata key. */
+int odx_meta_key_valid(const char *key, size_t len);
+/* Deep copy (dst must be empty). */
+int odx_meta_copy(odx_meta *dst, const odx_meta *src);
+/* Binary encoding: appends to a growing buffer; decode validates bounds. */
+int odx_meta_encode(const odx_meta *m, unsigned char **buf, size_t *len, size_t *cap);
+int odx_meta_decode(const unsigned char *p, size_t len, size_t *used, odx_meta *out);
+/* Appends JSON-escaped s (with quotes) to a growing string buffer. */
+int odx_json_append_string(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+int odx_buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
+int odx_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

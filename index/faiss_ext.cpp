@@ -1,0 +1,112 @@
+// Search with parameters and a selector for FAISS 1.7.3's C API, which gained
+// faiss_Index_search_with_params only in 1.7.4. Written in the C API's
+// conventions: exceptions stop here, the message goes to the C API's own
+// last-error slot (faiss_get_last_error) and the function returns -1.
+#include "index/faiss_ext.h"
+
+#include <faiss/Index.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexScalarQuantizer.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+// The C API keeps its last error in a thread-local std::string defined in
+// error_impl.cpp; we set it the same way its CATCH_AND_HANDLE macro does.
+extern thread_local std::exception_ptr faiss_last_exception;
+
+namespace {
+
+struct CallbackSelector : faiss::IDSelector {
+    odx_faiss_member_fn fn;
+    void *ctx;
+    CallbackSelector(odx_faiss_member_fn f, void *c) : fn(f), ctx(c) {}
+    bool is_member(faiss::Index::idx_t id) const override { return fn(ctx, id) != 0; }
+};
+
+} // namespace
+
+extern "C" int odx_faiss_search(const FaissIndex *cindex, idx_t n, const float *x, idx_t k,
+                                int ef_search, int nprobe, odx_faiss_member_fn member,
+                                void *ctx, float *distances, idx_t *labels)
+{
+    try {
+        const faiss::Index *index = reinterpret_cast<const faiss::Index *>(cindex);
+        CallbackSelector sel(member, ctx);
+        faiss::IDSelector *selp = member ? &sel : nullptr;
+        if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(index)) {
+            faiss::SearchParametersHNSW p;
+            p.efSearch = ef_search > 0 ? ef_search : h->hnsw.efSearch;
+            p.sel = selp;
+            index->search(n, x, k, distances, labels, &p);
+            return 0;
+        }
+        if (auto *ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+            faiss::SearchParametersIVF p;
+            p.nprobe = nprobe > 0 ? (size_t)nprobe : ivf->nprobe;
+            p.max_codes = ivf->max_codes;
+            p.sel = selp;
+            index->search(n, x, k, distances, labels, &p);
+            return 0;
+        }
+        if (dynamic_cast<const faiss::IndexFlat *>(index) ||
+            dynamic_cast<const faiss::IndexScalarQuantizer *>(index)) {
+            if (!selp) {
+                index->search(n, x, k, distances, labels);
+            } else {
+                faiss::SearchParameters p;
+                p.sel = selp;
+                index->search(n, x, k, distances, labels, &p);
+            }
+            return 0;
+        }
+        index->search(n, x, k, distances, labels);
+        return selp ? ODX_FAISS_EXT_NOSEL : 0;
+    } catch (...) {
+        faiss_last_exception = std::current_exception();
+        return -1;
+    }
+}
+
+extern "C" int odx_faiss_set_defaults(FaissIndex *cindex, int ef_search, int nprobe)
+{
+    try {
+        faiss::Index *index = reinterpret_cast<faiss::Index *>(cindex);
+        if (auto *h = dynamic_cast<faiss::IndexHNSW *>(index)) {
+            if (ef_search > 0) h->hnsw.efSearch = ef_search;
+        }
+        if (auto *ivf = dynamic_cast<faiss::IndexIVF *>(index)) {
+            if (nprobe > 0) ivf->nprobe = (size_t)nprobe;
+        }
+        return 0;
+    } catch (...) {
+        faiss_last_exception = std::current_exception();
+        return -1;
+    }
+}
+
+extern "C" int odx_faiss_describe(const FaissIndex *cindex, char *buf, size_t len)
+{
+    const faiss::Index *index = reinterpret_cast<const faiss::Index *>(cindex);
+    if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(index)) {
+        int m = h->hnsw.nb_neighbors(1);
+        snprintf(buf, len, "HNSW%d (efSearch=%d, efConstruction=%d)", m, h->hnsw.efSearch,
+                 h->hnsw.efConstruction);
+    } else if (auto *ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+        snprintf(buf, len, "IVF%zu (nprobe=%zu%s)", ivf->nlist, ivf->nprobe,
+                 ivf->is_trained ? "" : ", untrained");
+    } else if (dynamic_cast<const faiss::IndexFlat *>(index)) {
+        snprintf(buf, len, "Flat");
+    } else if (dynamic_cast<const faiss::IndexScalarQuantizer *>(index)) {
+        snprintf(buf, len, "SQ");
+    } else {
+        snprintf(buf, len, "other");
+    }
+    return 0;
+}

@@ -1,0 +1,33 @@
+/* What the FAISS 1.7.3 C API lacks, in the C API's own style: k-NN search
+ * with per-query parameters (efSearch, nprobe) and an ID selector. Returns 0,
+ * -1 on an exception (message in faiss_get_last_error()), or
+ * ODX_FAISS_EXT_NOSEL when the index type cannot apply a selector (then the
+ * search ran without it and the caller must filter the results itself). */
+#ifndef ODX_INDEX_FAISS_EXT_H
+#define ODX_INDEX_FAISS_EXT_H
+#include <faiss/c_api/Index_c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ODX_FAISS_EXT_NOSEL 1
+
+/* Membership test for the selector: non-zero keeps label id. */
+typedef int (*odx_faiss_member_fn)(void *ctx, idx_t id);
+
+int odx_faiss_search(const FaissIndex *index, idx_t n, const float *x, idx_t k, int ef_search,
+                     int nprobe, odx_faiss_member_fn member, void *ctx, float *distances,
+                     idx_t *labels);
+
+/* Sets the default efSearch (HNSW) or nprobe (IVF) stored in the index;
+ * values <= 0 are ignored. Reaches the index behind an IndexIDMap too. */
+int odx_faiss_set_defaults(FaissIndex *index, int ef_search, int nprobe);
+
+/* Describes the index type, e.g. "HNSW32,Flat (efSearch=64)" into buf. */
+int odx_faiss_describe(const FaissIndex *index, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

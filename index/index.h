@@ -1,0 +1,55 @@
+/* One collection's ANN index: a FAISS index (through its C API) whose labels
+ * are positions 0..ntotal-1, plus the position -> seq map. The index is a
+ * cache of LMDB: it can always be rebuilt from the stored vectors. This
+ * module knows nothing of LMDB; membership (live, filtered) comes in through
+ * a callback on seqs. Not thread-safe by itself: the caller serialises
+ * writers against searchers. */
+#ifndef ODX_INDEX_INDEX_H
+#define ODX_INDEX_INDEX_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "omnidex.h"
+
+typedef struct odx_index odx_index;
+
+/* Non-zero keeps seq in the results. */
+typedef int (*odx_seq_member_fn)(void *ctx, uint64_t seq);
+
+/* Checks that spec is a factory string FAISS accepts for dim/metric. */
+int odx_index_spec_check(const char *spec, int dim, odx_metric metric);
+/* Vectors needed before an index of this spec can be trained (0: none). */
+size_t odx_index_train_min(const char *spec);
+/* Creates an empty index. factory: a FAISS factory string. */
+int odx_index_create(const char *factory, int dim, odx_metric metric, odx_index **out);
+void odx_index_free(odx_index *ix);
+int odx_index_is_trained(const odx_index *ix);
+int odx_index_train(odx_index *ix, size_t n, const float *x);
+/* Appends n vectors whose seqs are given. */
+int odx_index_add(odx_index *ix, size_t n, const float *x, const uint64_t *seqs);
+uint64_t odx_index_ntotal(const odx_index *ix);
+const char *odx_index_factory(const odx_index *ix);
+/* e.g. "HNSW32 (efSearch=64, efConstruction=40)". */
+void odx_index_describe(const odx_index *ix, char *buf, size_t len);
+/* Highest seq in the index + 1 (0 when empty). */
+uint64_t odx_index_max_seq(const odx_index *ix);
+/* Calls fn for every seq in the index (used to count tombstones). */
+uint64_t odx_index_count_if(const odx_index *ix, odx_seq_member_fn fn, void *ctx);
+
+/* k-NN search. seqs_out[q*k + i] is the seq of hit i of query q, or
+ * UINT64_MAX past the last hit. member may be NULL (every seq). When the
+ * index type cannot apply a selector, results are filtered afterwards with
+ * a widened k. ef_search / nprobe <= 0 use the index defaults. */
+int odx_index_search(const odx_index *ix, size_t nq, const float *q, int k, int ef_search, int nprobe,
+                     odx_seq_member_fn member, void *ctx, float *dist, uint64_t *seqs_out);
+
+/* Checkpoint file: header (magic, dims, lsn, next_seq, crc32 of the rest),
+ * the position -> seq map, then the FAISS index. Written to a temporary file,
+ * fsynced and renamed, so a crash leaves the old checkpoint or the new one. */
+int odx_index_save(const odx_index *ix, const char *path, uint64_t lsn, uint64_t next_seq);
+/* Loads and verifies a checkpoint. ODX_ENOTFOUND when the file is absent,
+ * ODX_ECORRUPT when it fails any check. */
+int odx_index_load(const char *path, int dim, odx_metric metric, odx_index **out, uint64_t *lsn,
+                   uint64_t *next_seq);
+
+#endif

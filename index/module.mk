@@ -1,0 +1,1 @@
+LIB_SRCS += index/index.c index/faiss_ext.cpp

@@ -1,0 +1,97 @@
+/* Internal state of an open omnidex database: the engine behind omnidex.h.
+ * Locking order (never taken the other way round):
+ *   db->wmu (single writer)  ->  coll->ilock  ->  a store transaction
+ *   coll->mmu (maintenance)  ->  coll->ilock  ->  a store transaction
+ * and nobody waits for db->wmu while holding coll->ilock. */
+#ifndef ODX_QUERY_ENGINE_H
+#define ODX_QUERY_ENGINE_H
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "common/bitmap.h"
+#include "common/filter.h"
+#include "common/meta.h"
+#include "index/index.h"
+#include "storage/store.h"
+
+#define ODX_AUTO_HNSW_AT 50000 /* auto: Flat below, HNSW32 above */
+
+typedef struct odx_coll {
+    char name[129];
+    odx_coll_desc desc;   /* committed state; written under ilock (write) */
+    odx_coll_dbis dbis;
+    uint32_t per_block;
+    pthread_rwlock_t ilock; /* idx, live, desc */
+    pthread_mutex_t mmu;    /* one rebuild/checkpoint at a time */
+    odx_index *idx;
+    odx_bitmap live;        /* seq -> live */
+    uint64_t indexed_lsn;   /* lsn reflected by idx */
+    uint64_t ckpt_lsn;      /* lsn reflected by the checkpoint file */
+    double ckpt_time;
+    int index_broken;       /* an add failed: rebuild needed */
+    atomic_int refs;
+    int dropped;
+} odx_coll;
+
+struct odx_item {
+    char *id;
+    size_t idlen;
+    odx_modality modality;
+    float *vec;      /* NULL for payload items */
+    odx_meta *meta;  /* may be NULL */
+    char *source;    /* may be NULL */
+    void *data;      /* payload bytes (text or media) */
+    size_t len;
+    char *uri;
+};
+
+struct odx_batch {
+    struct odx_item *items;
+    size_t n, cap;
+    int dim; /* of the vector items; 0 until the first */
+};
+
+struct odx_db {
+    odx_store *st;
+    char *dir;
+    int readonly;
+    pthread_rwlock_t clock; /* colls */
+    odx_coll **colls;
+    size_t ncolls, capcolls;
+    pthread_mutex_t wmu;
+    /* group commit */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct odx_wreq *qhead, *qtail;
+    int leader;
+    /* background maintenance */
+    pthread_t bg;
+    int bg_started, bg_stop;
+    pthread_mutex_t bgmu;
+    pthread_cond_t bgcv;
+};
+
+/* Collections registry. */
+int odx_coll_acquire(odx_db *db, const char *name, odx_coll **out);
+void odx_coll_release(odx_coll *c);
+/* Loads or rebuilds the index of c at open (no locks needed then). */
+int odx_coll_open_index(odx_db *db, odx_coll *c);
+void odx_coll_free(odx_coll *c);
+void odx_coll_index_path(odx_db *db, const char *name, char *buf, size_t len);
+
+/* Maintenance (maintain.c). */
+int odx_coll_needs_rebuild(odx_coll *c, char *why, size_t len);
+int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why);
+int odx_coll_checkpoint(odx_db *db, odx_coll *c);
+int odx_maint_start(odx_db *db);
+void odx_maint_stop(odx_db *db);
+void odx_maint_poke(odx_db *db);
+
+/* Write path (write.c). */
+int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b);
+int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted);
+/* Runs fn inside a write transaction under the writer lock, growing the map
+ * and retrying on MDB_MAP_FULL. */
+int odx_write_txn(odx_db *db, int (*fn)(void *ctx, MDB_txn *txn), void *ctx);
+
+#endif

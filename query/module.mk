@@ -1,0 +1,1 @@
+LIB_SRCS += query/db.c query/write.c query/maintain.c query/items.c query/search.c

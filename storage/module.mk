@@ -1,0 +1,1 @@
+LIB_SRCS += storage/store.c storage/records.c storage/vectors.c storage/fields.c
