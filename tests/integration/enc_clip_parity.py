@@ -143,6 +143,29 @@ def bad_dirs(tmp, good):
     expect("config out of range", bad_config, "hidden_size")
 
 
+def check_texts(tmp):
+    """Strings -> C tokenizer -> C text tower vs the Python tokenizer ->
+    PyTorch tower, with the committed BPE fixture in the model directory."""
+    from ref_clip_tokenizer import ClipTokenizer
+    bpe = os.path.join(os.environ.get("OMNIDEX_TOP", "."), "tests", "fixtures", "encoders", "bpe")
+    tok = ClipTokenizer(os.path.join(bpe, "vocab.json"), os.path.join(bpe, "merges.txt"))
+    cfg = variant(ref_clip.TINY, text_config__vocab_size=len(tok.vocab), text_config__bos_token_id=tok.bos,
+                  text_config__eos_token_id=tok.eos)
+    d = os.path.join(tmp, "tiny-text")
+    w = ref_clip.write_model(d, cfg, seed=11)
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(bpe, f), d)
+    texts = ["a photo of a cat", "A PHOTO OF A DOG!", "東京の夜景 🌃", "crème brûlée, s'il vous plaît",
+             " ".join(["word"] * 100)]
+    ids = [tok.encode(t) for t in texts]
+    ref = ref_clip.text_features(cfg, w, torch.tensor([x + [tok.eos] * (77 - len(x)) for x in ids])).numpy()
+    tool("texts", d, os.path.join(tmp, "out.bin"), stdin=("\n".join(texts) + "\n").encode())
+    got = np.fromfile(os.path.join(tmp, "out.bin"), dtype=np.float32).reshape(ref.shape)
+    diff = float(np.abs(got - ref).max())
+    report(f"tiny-text: strings through tokenizer + text tower match Python + PyTorch (max abs diff {diff:.2e})",
+           diff <= TOL)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="enc_parity_")
     try:
@@ -153,6 +176,7 @@ def main():
         check_model("tiny-bf16-legacy-eos", variant(tiny, text_config__eos_token_id=2,
                                                     text_config__bos_token_id=0), torch.bfloat16, tmp, seed=5)
         bad_dirs(tmp, good)
+        check_texts(tmp)
         if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
             d = check_model("vit-b32-full-size", ref_clip.VIT_B32, torch.float32, tmp, n_img=2, n_txt=4, seed=7)
             shutil.rmtree(d)
