@@ -97,6 +97,7 @@ struct odx_rpc_server {
     atomic_int shutting;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t close_cv; /* a call was cancelled (close_grace) */
     int shutdown_done;
     rpc_call *watchers;
     double started;
@@ -503,6 +504,29 @@ static void on_accept(rpc_call *c)
     }
 }
 
+/* Some clients cancel a client stream by half-closing it and then sending
+ * RST_STREAM (grpc-js does). The server first sees a graceful end, and the
+ * close op reports the cancellation a moment later, on another worker. So
+ * before committing at the end of a client stream, wait up to
+ * RPC_CLOSE_GRACE_MS for that report; 1 if the call was cancelled. */
+#define RPC_CLOSE_GRACE_MS 20
+static int close_grace(rpc_call *c)
+{
+    rpc_server *s = c->srv;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += RPC_CLOSE_GRACE_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (!rpc_call_cancelled(c))
+        if (pthread_cond_timedwait(&s->close_cv, &s->mu, &until) != 0) break;
+    pthread_mutex_unlock(&s->mu);
+    return rpc_call_cancelled(c);
+}
+
 static void on_step(rpc_call *c, int ok)
 {
     rpc_server *s = c->srv;
@@ -515,6 +539,14 @@ static void on_step(rpc_call *c, int ok)
     case RPC_CLIENT_STREAM:
     case RPC_BIDI:
         if (!ok) return; /* cancelled or broken: the close tag ends it */
+        /* A cancelled call (client RST_STREAM, deadline) also ends the
+         * read side with no message and ok=1: tell it from a graceful
+         * half-close, and commit nothing then. */
+        if (!c->payload && (grpc_call_failed_before_recv_message(c->call) || rpc_call_cancelled(c))) {
+            atomic_store(&c->cancelled, 1);
+            return;
+        }
+        if (!c->payload && c->m->kind == RPC_CLIENT_STREAM && close_grace(c)) return;
         if (!c->payload) { /* half-close */
             st = GRPC_STATUS_OK;
             if (c->m->kind == RPC_CLIENT_STREAM) st = c->m->on_end(c, &resp);
@@ -558,7 +590,12 @@ static void on_step(rpc_call *c, int ok)
 static void on_close(rpc_call *c)
 {
     rpc_server *s = c->srv;
-    if (c->close_cancelled) atomic_store(&c->cancelled, 1);
+    if (c->close_cancelled) {
+        pthread_mutex_lock(&s->mu);
+        atomic_store(&c->cancelled, 1);
+        pthread_cond_broadcast(&s->close_cv);
+        pthread_mutex_unlock(&s->mu);
+    }
     if (c->m->kind == RPC_WATCH) {
         pthread_mutex_lock(&s->mu);
         int listed = c->in_watch_list;
@@ -632,6 +669,7 @@ static void server_free(rpc_server *s)
     }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->close_cv);
     odx_free(s->auth_value);
     odx_free(s->methods);
     odx_free(s->handles);
@@ -667,6 +705,7 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->close_cv, NULL);
     s->db = db;
     s->opt = *o;
     s->opt.token = s->opt.tls_cert_pem = s->opt.tls_key_pem = s->opt.tls_client_ca_pem = NULL;
