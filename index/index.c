@@ -108,9 +108,9 @@ size_t odx_index_train_min(const char *spec)
     const char *p = strstr(spec, "IVF");
     if (p) {
         long nlist = strtol(p + 3, NULL, 10);
-        if (nlist > 0) need = (size_t)nlist * 30; /* FAISS warns below 39 per centroid */
+        if (nlist > 0) need = (size_t)nlist * 39; /* FAISS warns below 39 per centroid */
     }
-    if (strstr(spec, "PQ") && need < 256 * 30) need = 256 * 30;
+    if (strstr(spec, "PQ") && need < 256 * 39) need = 256 * 39;
     if (strstr(spec, "SQ") && need < 1000) need = 1000;
     return need;
 }

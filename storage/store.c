@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -118,6 +119,10 @@ int odx_store_open(const char *dir, int readonly, odx_store **out)
     snprintf(path, sizeof path, "%s/data.mdb", dir);
     struct stat sb;
     size_t mapsize = (size_t)1 << 30;
+    /* Tests pin a small initial map to exercise growth. */
+    const char *mapenv = getenv("OMNIDEX_INITIAL_MAP_MB");
+    long mb = mapenv ? strtol(mapenv, NULL, 10) : 0;
+    if (mb > 0 && mb < (1L << 24)) mapsize = (size_t)mb << 20;
     if (stat(path, &sb) == 0) {
         while (mapsize < (size_t)sb.st_size * 2) mapsize *= 2;
     } else if (readonly) {
