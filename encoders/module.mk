@@ -8,8 +8,9 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/media/image_decode.c encoders/media/exif.c \
             encoders/media/image_preprocess.c
 TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
-             tests/unit/test_enc_tokenizer.c
-TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py
+             tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c
+TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
+                tests/integration/enc_image_parity.py
 LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring
 
 # enc-tool: a thin program over the encoder API used by the parity tests and

@@ -4,6 +4,7 @@
 #include <stdio.h> /* before jpeglib.h, which needs FILE */
 #include <gif_lib.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <setjmp.h>
 #include <string.h>
@@ -56,6 +57,7 @@ typedef struct jpeg_err {
     struct jpeg_error_mgr mgr;
     jmp_buf jb;
     char msg[JMSG_LENGTH_MAX];
+    int truncated;
 } jpeg_err;
 
 static void jpeg_fail(j_common_ptr c)
@@ -65,7 +67,13 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
-static void jpeg_quiet(j_common_ptr c, int level) { (void)c; (void)level; }
+/* Warnings are tolerated (PIL accepts e.g. extraneous bytes) except a
+ * premature end of data, which PIL refuses as a truncated file. */
+static void jpeg_warn(j_common_ptr c, int level)
+{
+    jpeg_err *e = (jpeg_err *)(void *)c->err;
+    if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF) e->truncated = 1;
+}
 
 static unsigned char muldiv255(unsigned a, unsigned b)
 {
@@ -86,7 +94,7 @@ static int decode_jpeg(const unsigned char *data, size_t len, uint64_t max_pixel
     int rc = 0;
     c->d.err = jpeg_std_error(&c->err.mgr);
     c->err.mgr.error_exit = jpeg_fail;
-    c->err.mgr.emit_message = jpeg_quiet;
+    c->err.mgr.emit_message = jpeg_warn;
     if (setjmp(c->err.jb)) {
         rc = odx_error(ODX_EMEDIA, "jpeg: %s", c->err.msg);
         goto out;
@@ -119,6 +127,7 @@ static int decode_jpeg(const unsigned char *data, size_t len, uint64_t max_pixel
         }
     }
     jpeg_finish_decompress(&c->d);
+    if (c->err.truncated) { rc = odx_error(ODX_EMEDIA, "jpeg: truncated data"); goto out; }
     int o = odx_jpeg_exif_orientation(data, len);
     if (o != 1) rc = odx_image_orient(img, o);
 out:
