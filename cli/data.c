@@ -176,7 +176,7 @@ int cmd_put(const struct cli *g, int argc, char **argv)
             if (more < 0) { status = 1; break; }
             if (more) {
                 char id[32];
-                snprintf(id, sizeof id, "%lld", ids_start + n);
+                snprintf(id, sizeof id, "%lld", ids_start + n + (long long)odx_batch_size(b));
                 if (odx_batch_add(b, id, vec, dim, NULL, ODX_MODALITY_VECTOR, NULL)) {
                     status = cli_fail("%s: vector %lld: %s", path, n, odx_last_error());
                     break;

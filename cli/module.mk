@@ -1,1 +1,3 @@
 CLI_OBJS += $(B)/cli/collection.o $(B)/cli/data.o $(B)/cli/progress.o
+TEST_SCRIPTS += tests/integration/core_cli.py
+TEST_SCRIPTS += tests/integration/core_crash.py
