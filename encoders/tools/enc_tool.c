@@ -85,8 +85,9 @@ static int cmd_ids(odx_clip *m, const char *in, const char *outp)
     int dim = odx_clip_dim(m);
     float *out = odx_malloc((size_t)n * dim * sizeof(float));
     int rc = odx_clip_embed_ids(m, ids, off, n, out);
-    if (rc) return die(rc);
-    return write_out(outp, out, (size_t)n * dim);
+    int ret = rc ? die(rc) : write_out(outp, out, (size_t)n * dim);
+    odx_free(out); odx_free(ids); odx_free(off); odx_free(buf);
+    return ret;
 }
 
 static int cmd_pixels(odx_clip *m, const char *in, int n, const char *outp)
@@ -94,12 +95,23 @@ static int cmd_pixels(odx_clip *m, const char *in, int n, const char *outp)
     size_t len;
     char *buf = slurp(in, &len);
     int s = odx_clip_get_config(m)->vision.image_size;
-    if (!buf || len != (size_t)n * 3 * s * s * 4) { fprintf(stderr, "enc-tool: %s has the wrong size\n", in); return 1; }
+    if (!buf || len != (size_t)n * 3 * s * s * 4) {
+        fprintf(stderr, "enc-tool: %s has the wrong size\n", in);
+        odx_free(buf);
+        return 1;
+    }
     int dim = odx_clip_dim(m);
     float *out = odx_malloc((size_t)n * dim * sizeof(float));
     int rc = odx_clip_embed_pixels(m, (const float *)(void *)buf, n, out);
-    if (rc) return die(rc);
-    return write_out(outp, out, (size_t)n * dim);
+    int ret = rc ? die(rc) : write_out(outp, out, (size_t)n * dim);
+    odx_free(out); odx_free(buf);
+    return ret;
+}
+
+static void free_lines(char **v, int n)
+{
+    for (int i = 0; i < n; i++) odx_free(v[i]);
+    odx_free(v);
 }
 
 static char **read_lines(int *n)
@@ -144,6 +156,8 @@ static int cmd_tokenize(const char *vocab, const char *merges, int ctx)
         for (int j = 0; j < cnt; j++) printf(j ? " %d" : "%d", ids[j]);
         printf("\n");
     }
+    free_lines(lines, n);
+    odx_free(ids);
     odx_bpe_close(b);
     return 0;
 }
@@ -157,16 +171,22 @@ static int cmd_preprocess(const char *cfg, const char *file, const char *outp)
         char *j = slurp(cfg, &len);
         if (!j) { fprintf(stderr, "enc-tool: cannot read %s\n", cfg); return 1; }
         int rc = odx_clip_preproc_parse(j, len, &p);
+        odx_free(j);
         if (rc) return die(rc);
     }
     char *data = slurp(file, &len);
     if (!data) { fprintf(stderr, "enc-tool: cannot read %s\n", file); return 1; }
-    odx_image img;
-    int rc = odx_image_decode(data, len, 0, &img);
-    if (rc) return die(rc);
-    float *out = odx_malloc((size_t)3 * p.crop_h * p.crop_w * sizeof(float));
-    if ((rc = odx_clip_preprocess(&p, &img, out))) return die(rc);
-    return write_out(outp, out, (size_t)3 * p.crop_h * p.crop_w);
+    odx_image img = {0, 0, NULL};
+    float *out = NULL;
+    int rc = odx_image_decode(data, len, 0, &img), ret;
+    if (!rc) {
+        out = odx_malloc((size_t)3 * p.crop_h * p.crop_w * sizeof(float));
+        rc = out ? odx_clip_preprocess(&p, &img, out) : ODX_ENOMEM;
+    }
+    ret = rc ? die(rc) : write_out(outp, out, (size_t)3 * p.crop_h * p.crop_w);
+    odx_free(out); odx_free(data);
+    odx_image_free(&img);
+    return ret;
 }
 
 static int cmd_bench(odx_clip *m, const char *what, int batch, int iters)
@@ -187,6 +207,7 @@ static int cmd_bench(odx_clip *m, const char *what, int batch, int iters)
             double dt = odx_now_mono() - t0;
             if (dt < best) best = dt;
         }
+        odx_free(px);
     } else {
         /* Texts of a typical caption length: bos + 15 tokens + eos. */
         int len = 17;
@@ -206,7 +227,9 @@ static int cmd_bench(odx_clip *m, const char *what, int batch, int iters)
             double dt = odx_now_mono() - t0;
             if (dt < best) best = dt;
         }
+        odx_free(ids); odx_free(off);
     }
+    odx_free(out);
     if (rc) return die(rc);
     printf("%s batch=%d best_s=%.6f per_s=%.2f\n", what, batch, best, batch / best);
     return 0;
@@ -235,17 +258,22 @@ int main(int argc, char **argv)
         float *out = odx_malloc((size_t)(n ? n : 1) * dim * sizeof(float));
         rc = odx_clip_embed_texts(m, (const char *const *)lines, n, out);
         ret = rc ? die(rc) : write_out(argv[3], out, (size_t)n * dim);
+        odx_free(out);
+        free_lines(lines, n);
     } else if (strcmp(argv[1], "images") == 0) {
         int n = argc - 4;
         const void **data = odx_malloc((size_t)(n ? n : 1) * sizeof *data);
         size_t *lens = odx_malloc((size_t)(n ? n : 1) * sizeof *lens);
-        for (int i = 0; i < n; i++) {
-            data[i] = slurp(argv[4 + i], &lens[i]);
-            if (!data[i]) { fprintf(stderr, "enc-tool: cannot read %s\n", argv[4 + i]); return 1; }
+        int got = 0;
+        for (; got < n; got++) {
+            data[got] = slurp(argv[4 + got], &lens[got]);
+            if (!data[got]) { fprintf(stderr, "enc-tool: cannot read %s\n", argv[4 + got]); break; }
         }
         float *out = odx_malloc((size_t)(n ? n : 1) * dim * sizeof(float));
-        rc = odx_clip_embed_image_bytes(m, (const void *const *)data, lens, n, out);
+        rc = got < n ? ODX_EIO : odx_clip_embed_image_bytes(m, (const void *const *)data, lens, n, out);
         ret = rc ? die(rc) : write_out(argv[3], out, (size_t)n * dim);
+        for (int i = 0; i < got; i++) odx_free((void *)data[i]);
+        odx_free(data); odx_free(lens); odx_free(out);
     }
     odx_clip_close(m);
     return ret;
