@@ -47,6 +47,7 @@ LIB := $(B)/libomnidex.a
 TEST_BINS := $(patsubst %.c,$(B)/%,$(TEST_SRCS))
 
 .PHONY: all deps test demo bench clean unit-tests
+BENCH_TARGETS ?=
 all: $(B)/omnidex $(PROGS)
 
 deps:
@@ -80,6 +81,11 @@ unit-tests: $(TEST_BINS)
 
 test: all $(TEST_BINS)
 	@tools/run-tests.sh $(B) $(TEST_BINS) -- $(TEST_SCRIPTS)
+
+demo: all
+	@tools/demo.sh
+
+bench: all $(BENCH_TARGETS)
 
 clean:
 	rm -rf build/rel build/san
