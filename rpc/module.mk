@@ -54,3 +54,4 @@ $(B)/$(RPC_GEN)/%.o: CFLAGS += -w
 TEST_SCRIPTS += tests/integration/rpc_python.py tests/integration/rpc_node.sh
 TEST_SCRIPTS += tests/integration/rpc_buf.sh
 TEST_SCRIPTS += tests/integration/rpc_robust.py tests/integration/rpc_concurrency.py
+TEST_SCRIPTS += tests/integration/rpc_tls.py
