@@ -55,3 +55,9 @@ TEST_SCRIPTS += tests/integration/rpc_python.py tests/integration/rpc_node.sh
 TEST_SCRIPTS += tests/integration/rpc_buf.sh
 TEST_SCRIPTS += tests/integration/rpc_robust.py tests/integration/rpc_concurrency.py
 TEST_SCRIPTS += tests/integration/rpc_tls.py
+
+# Unit tests of the rpc layer (in-process server + client library).
+RPC_TESTS := tests/unit/test_rpc_server.c
+TEST_SRCS += $(RPC_TESTS)
+$(patsubst %.c,$(B)/%,$(RPC_TESTS)): CPPFLAGS += -I$(RPC_GEN)
+$(patsubst %.c,$(B)/%,$(RPC_TESTS)): $(RPC_GEN_H)
