@@ -9,6 +9,10 @@
  *   enc-tool tokenize VOCAB MERGES [CTX] < lines   prints ids per line
  *   enc-tool preprocess PREPROC_JSON|- FILE OUT.bin  writes 3*H*W float32
  *   enc-tool bench MODEL image|text BATCH ITERS
+ *   enc-tool embed SPACE (--text STR | --image FILE)
+ *        SPACE: a directory (contains '/') or a name under the models dir;
+ *        prints {"modality":..,"dim":..,"vector":[..]} (the format of
+ *        `omnidex embed --json`)
  * OUT.bin: n * dim float32. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 #include "encoders/media/image.h"
 #include "encoders/media/preprocess.h"
 #include "encoders/models/clip.h"
+#include "encoders/space.h"
 #include "encoders/tokenizer/clip_bpe.h"
 
 static int die(int rc)
@@ -235,8 +240,37 @@ static int cmd_bench(odx_clip *m, const char *what, int batch, int iters)
     return 0;
 }
 
+static int cmd_embed(const char *space, const char *flag, const char *arg)
+{
+    odx_space *s;
+    int rc = strchr(space, '/') ? odx_space_open(space, &s) : odx_space_open_name(space, &s);
+    if (rc) return die(rc);
+    odx_modality m = strcmp(flag, "--image") == 0 ? ODX_MODALITY_IMAGE : ODX_MODALITY_TEXT;
+    size_t len = 0;
+    char *data = m == ODX_MODALITY_IMAGE ? slurp(arg, &len) : odx_strdup(arg);
+    if (!data) { odx_space_close(s); fprintf(stderr, "enc-tool: cannot read %s\n", arg); return 1; }
+    if (m == ODX_MODALITY_TEXT) len = strlen(data);
+    int dim = odx_space_dim(s);
+    float *v = odx_malloc((size_t)dim * sizeof *v);
+    const void *d[1] = {data};
+    rc = v ? odx_space_embed(s, m, d, &len, 1, v) : ODX_ENOMEM;
+    int ret = 0;
+    if (rc) {
+        ret = die(rc);
+    } else {
+        printf("{\"modality\":\"%s\",\"dim\":%d,\"vector\":[", odx_modality_name(m), dim);
+        for (int i = 0; i < dim; i++) printf(i ? ",%.9g" : "%.9g", v[i]);
+        printf("]}\n");
+    }
+    odx_free(v);
+    odx_free(data);
+    odx_space_close(s);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "embed") == 0) return cmd_embed(argv[2], argv[3], argv[4]);
     if (argc >= 4 && strcmp(argv[1], "tokenize") == 0)
         return cmd_tokenize(argv[2], argv[3], argc > 4 ? (int)arg_long(argv[4], 2, 100000) : 77);
     if (argc == 5 && strcmp(argv[1], "preprocess") == 0) return cmd_preprocess(argv[2], argv[3], argv[4]);
