@@ -8,7 +8,8 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/media/image_decode.c encoders/media/exif.c \
             encoders/media/image_preprocess.c encoders/space.c
 TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
-             tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c
+             tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c \
+             tests/unit/test_enc_fuzz.c
 TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
                 tests/integration/enc_image_parity.py tests/integration/enc_space.py
 LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring
