@@ -61,3 +61,17 @@ RPC_TESTS := tests/unit/test_rpc_server.c
 TEST_SRCS += $(RPC_TESTS)
 $(patsubst %.c,$(B)/%,$(RPC_TESTS)): CPPFLAGS += -I$(RPC_GEN)
 $(patsubst %.c,$(B)/%,$(RPC_TESTS)): $(RPC_GEN_H)
+
+# End-to-end benchmark (bench/e2e): Search over gRPC vs in-process, always
+# on the release library like the other benchmarks (build/bench/).
+#   make bench-e2e                        100k x 128, 1/4/16 clients, 5 s per row
+#   make bench-e2e E2E_ARGS="--n 20000 --seconds 2"
+E2E_ARGS ?=
+build/bench/e2e_bench: bench/e2e/e2e_bench.c build/rel/libomnidex.a $(RPC_GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE -Iinclude -I. -I$(RPC_GEN) -std=c11 -O2 -g -fopenmp $(WARN) -o $@ $< \
+	  build/rel/libomnidex.a -lgrpc -lgpr -lprotobuf-c -fopenmp $(LDLIBS)
+.PHONY: bench-e2e
+bench-e2e: build/bench/e2e_bench
+	bench/e2e/run.sh build/bench/e2e_bench $(E2E_ARGS)
+BENCH_TARGETS += bench-e2e
