@@ -19,3 +19,9 @@ LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring
 PROGS += $(B)/enc-tool
 $(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/libomnidex.a
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+
+# Encoder throughput vs PyTorch; writes the "## Encoders" section of bench/RESULTS.md.
+.PHONY: enc-bench
+BENCH_TARGETS += enc-bench
+enc-bench: $(B)/enc-tool
+	OMNIDEX_BUILD=$(B) /usr/bin/python3 bench/encoders/run.py --build $(B)
