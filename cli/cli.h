@@ -25,6 +25,12 @@ int cmd_put(const struct cli *g, int argc, char **argv);
 int cmd_search(const struct cli *g, int argc, char **argv);
 int cmd_get(const struct cli *g, int argc, char **argv);
 int cmd_delete(const struct cli *g, int argc, char **argv);
+int cmd_ingest(const struct cli *g, int argc, char **argv);
+int cmd_embed(const struct cli *g, int argc, char **argv);
+/* Reads a whole file (capped at 256 MiB); prints the error itself. */
+int cli_read_file(const char *path, void **data, size_t *len);
+/* Modality and format name from magic bytes; -1 when unrecognised. */
+int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format);
 
 /* A progress bar on stderr when it is a terminal. */
 struct progress {

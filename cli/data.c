@@ -219,6 +219,9 @@ int cmd_put(const struct cli *g, int argc, char **argv)
 
 static const char *search_help =
     "usage: omnidex search NAME (--vector \"f,f,..\" | --fvecs QUERIES) [options]\n"
+    "       omnidex search NAME PART... [options]     a multi-part query, parts weighted and fused:\n"
+    "  --text STR | --image FILE | --audio FILE | --video FILE | --mesh FILE | --item ID | --vector V\n"
+    "                    each may be followed by --weight W (default 1)\n"
     "  --k N             hits per query (1..1024, default 10)\n"
     "  --filter EXPR     e.g. 'label = \"sneaker\" AND price < 100 AND NOT (tag IN (\"a\",\"b\"))'\n"
     "  --param P=V       efSearch=N, nprobe=N (repeatable)\n"
@@ -298,9 +301,58 @@ static void print_results(const odx_results *r, size_t base, int json, int meta)
     }
 }
 
+struct qpart {
+    const char *kind, *value;
+    float weight;
+};
+
+/* Builds and runs a multi-part query (text, media files, item ids, vectors). */
+static int search_parts(odx_db *db, const char *name, const struct qpart *parts, int n, const odx_search_params *p,
+                        int json, int meta)
+{
+    odx_query *q;
+    int rc = odx_query_new(&q), status = 0;
+    for (int i = 0; i < n && !rc && !status; i++) {
+        const struct qpart *pt = &parts[i];
+        if (!strcmp(pt->kind, "text")) {
+            rc = odx_query_add_payload(q, ODX_MODALITY_TEXT, pt->value, strlen(pt->value), NULL, pt->weight);
+        } else if (!strcmp(pt->kind, "item")) {
+            rc = odx_query_add_item(q, pt->value, pt->weight);
+        } else if (!strcmp(pt->kind, "vector")) {
+            float *v;
+            int dim;
+            if (parse_vector(pt->value, &v, &dim)) { status = cli_fail("--vector: expected comma-separated numbers"); break; }
+            rc = odx_query_add_vector(q, v, dim, pt->weight);
+            odx_free(v);
+        } else {
+            void *data;
+            size_t len;
+            odx_modality m, want;
+            const char *fmt;
+            odx_modality_parse(pt->kind, &want);
+            if (cli_read_file(pt->value, &data, &len)) { status = 1; break; }
+            if (cli_sniff(data, len, &m, &fmt)) status = cli_fail("%s: %s data is not a format omnidex can embed", pt->value, fmt);
+            else if (m != want)
+                status = cli_fail("%s: given as --%s but holds %s data (%s)", pt->value, pt->kind, fmt, odx_modality_name(m));
+            else rc = odx_query_add_payload(q, m, data, len, NULL, pt->weight);
+            odx_free(data);
+        }
+    }
+    if (rc && !status) status = cli_fail_rc(rc, "search");
+    if (!status) {
+        odx_results *r;
+        if ((rc = odx_search_query(db, name, q, p, &r))) status = cli_fail_rc(rc, "search");
+        else { print_results(r, 0, json, meta); odx_results_free(r); }
+    }
+    odx_query_free(q);
+    return status;
+}
+
 int cmd_search(const struct cli *g, int argc, char **argv)
 {
     const char *name = NULL, *vector = NULL, *fvecs = NULL, *filter = NULL;
+    struct qpart parts[16];
+    int nparts = 0;
     int json = 0, meta = 0, rc;
     odx_search_params *p;
     odx_search_params_new(&p);
@@ -310,7 +362,19 @@ int cmd_search(const struct cli *g, int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(search_help, stdout); odx_search_params_free(p); return 0; }
-        if (!strcmp(a, "--vector") && v) { vector = v; i++; }
+        if ((!strcmp(a, "--vector") || !strcmp(a, "--text") || !strcmp(a, "--image") || !strcmp(a, "--audio") ||
+             !strcmp(a, "--video") || !strcmp(a, "--mesh") || !strcmp(a, "--item")) && v) {
+            if (nparts == 16) { status = cli_usage("search", "at most 16 query parts"); goto done; }
+            parts[nparts++] = (struct qpart){a + 2, v, 1.0f};
+            if (!strcmp(a, "--vector")) vector = v;
+            i++;
+        } else if (!strcmp(a, "--weight") && v) {
+            char *end;
+            float w = strtof(v, &end);
+            if (!nparts || *end || !isfinite(w)) { status = cli_usage("search", "--weight W follows a query part"); goto done; }
+            parts[nparts - 1].weight = w;
+            i++;
+        }
         else if (!strcmp(a, "--fvecs") && v) { fvecs = v; i++; }
         else if (!strcmp(a, "--k") && v) {
             if (cli_parse_int(v, 1, ODX_MAX_K, &x)) { status = cli_usage("search", "--k must be 1..%d, got '%s'", ODX_MAX_K, v); goto done; }
@@ -333,7 +397,9 @@ int cmd_search(const struct cli *g, int argc, char **argv)
         else { status = cli_usage("search", "unexpected argument '%s'", a); goto done; }
     }
     if (!name) { status = cli_usage("search", "needs a collection NAME"); goto done; }
-    if (!!vector == !!fvecs) { status = cli_usage("search", "needs exactly one of --vector or --fvecs"); goto done; }
+    if (!nparts && !fvecs) { status = cli_usage("search", "needs a query: --vector, --fvecs, --text, --image, --item ..."); goto done; }
+    if (nparts && fvecs) { status = cli_usage("search", "--fvecs cannot be combined with other query parts"); goto done; }
+    int multi = nparts > 1 || (nparts == 1 && !vector);
     odx_filter *f = NULL;
     if (filter && (rc = odx_filter_parse(filter, &f))) { status = cli_fail("%s", odx_last_error()); goto done; }
     odx_search_params_set_filter(p, f);
@@ -345,7 +411,9 @@ int cmd_search(const struct cli *g, int argc, char **argv)
     int dim = 0;
     double t0 = odx_now_mono();
     size_t nq = 0;
-    if (vector) {
+    if (multi) {
+        status = search_parts(db, name, parts, nparts, p, json, meta);
+    } else if (vector) {
         if (parse_vector(vector, &q, &dim)) status = cli_fail("--vector: expected comma-separated numbers");
         else {
             odx_results *r;

@@ -27,10 +27,13 @@ static const char *usage_text =
     "  collection compact NAME        rebuild the index from LMDB, dropping deleted vectors\n"
     "  collection checkpoint NAME     write the index checkpoint now\n"
     "  put NAME (--fvecs FILE | --jsonl FILE) [--ids-start N] [--batch N]\n"
-    "  search NAME (--vector \"f,f,..\" | --fvecs QUERIES) [--k 10] [--filter EXPR]\n"
+    "  search NAME (--vector \"f,f,..\" | --fvecs QUERIES | --text STR | --image FILE | --item ID)\n"
+    "         [--k 10] [--filter EXPR]\n"
     "         [--param efSearch=64] [--modality M] [--exact] [--meta] [--json]\n"
     "  get NAME ID [--json]\n"
     "  delete NAME ID...\n"
+    "  ingest NAME FILE|DIR...        embed files with the collection's space and store them\n"
+    "  embed (--model DIR | --space NAME) (--text STR | --image FILE) [--json]\n"
     "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
     "  version\n"
     "\n"
@@ -122,6 +125,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "search")) return cmd_search(&g, cargc, cargv);
     if (!strcmp(cmd, "get")) return cmd_get(&g, cargc, cargv);
     if (!strcmp(cmd, "delete")) return cmd_delete(&g, cargc, cargv);
+    if (!strcmp(cmd, "ingest")) return cmd_ingest(&g, cargc, cargv);
+    if (!strcmp(cmd, "embed")) return cmd_embed(&g, cargc, cargv);
     if (!strcmp(cmd, "version")) { printf("omnidex %s\n", odx_version()); return 0; }
     if (!strcmp(cmd, "serve")) {
         if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");

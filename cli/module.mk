@@ -1,3 +1,4 @@
 CLI_OBJS += $(B)/cli/collection.o $(B)/cli/data.o $(B)/cli/progress.o
 TEST_SCRIPTS += tests/integration/core_cli.py
 TEST_SCRIPTS += tests/integration/core_crash.py
+CLI_OBJS += $(B)/cli/media.o

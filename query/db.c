@@ -91,6 +91,7 @@ void odx_db_close(odx_db *db)
 {
     if (!db) return;
     odx_maint_stop(db);
+    odx_engine_spaces_close(db);
     for (size_t i = 0; i < db->ncolls; i++) odx_coll_release(db->colls[i]);
     odx_free(db->colls);
     odx_store_close(db->st);
@@ -100,6 +101,7 @@ void odx_db_close(odx_db *db)
     pthread_cond_destroy(&db->qcv);
     pthread_mutex_destroy(&db->bgmu);
     pthread_cond_destroy(&db->bgcv);
+    pthread_mutex_destroy(&db->spmu);
     odx_free(db->dir);
     odx_free(db);
 }
@@ -125,6 +127,7 @@ int odx_db_open(const char *path, unsigned flags, odx_db **out)
     pthread_cond_init(&db->qcv, NULL);
     pthread_mutex_init(&db->bgmu, NULL);
     pthread_cond_init(&db->bgcv, NULL);
+    pthread_mutex_init(&db->spmu, NULL);
     db->readonly = ro;
     int rc;
     if (!(db->dir = odx_strdup(path))) { rc = odx_error(ODX_ENOMEM, "out of memory"); goto fail; }
@@ -203,6 +206,7 @@ int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metr
     if (space && strlen(space) >= 128) return odx_error(ODX_EINVAL, "space name longer than 127 characters");
     if (strcmp(index_spec, "auto") && (rc = odx_index_spec_check(index_spec, dim, metric)))
         return odx_error_wrap(rc, "collection '%s'", name);
+    if (space && *space && (rc = odx_engine_space_check(db, space, dim))) return rc;
     odx_coll *tmp;
     if (odx_coll_acquire(db, name, &tmp) == 0) {
         odx_coll_release(tmp);

@@ -64,6 +64,11 @@ struct odx_db {
     pthread_cond_t qcv;
     struct odx_wreq *qhead, *qtail;
     int leader;
+    /* embedding spaces, opened on first use (embed.c) */
+    pthread_mutex_t spmu;
+    struct odx_space *spaces[16];
+    char space_names[16][129];
+    size_t nspaces;
     /* background maintenance */
     pthread_t bg;
     int bg_started, bg_stop;
@@ -86,6 +91,13 @@ int odx_coll_checkpoint(odx_db *db, odx_coll *c);
 int odx_maint_start(odx_db *db);
 void odx_maint_stop(odx_db *db);
 void odx_maint_poke(odx_db *db);
+
+/* Embedding payloads through a collection's space (embed.c). */
+int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
+                     size_t len, const char *uri, float *out);
+/* Checks that a space exists and embeds into dim dimensions. */
+int odx_engine_space_check(odx_db *db, const char *space, int dim);
+void odx_engine_spaces_close(odx_db *db);
 
 /* Write path (write.c). */
 int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b);

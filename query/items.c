@@ -117,6 +117,32 @@ int odx_batch_add_payload(odx_batch *b, const char *id, odx_modality modality, c
     return 0;
 }
 
+/* When a batch carries text or media payloads, embeds them through the
+ * collection's space (outside any lock: encoders are slow) into a new batch
+ * of vector items. *out stays NULL when there is nothing to embed. */
+static int embed_payloads(odx_db *db, odx_coll *c, const odx_batch *b, odx_batch **out)
+{
+    size_t i;
+    for (i = 0; i < b->n && b->items[i].vec; i++) {}
+    if (i == b->n) return 0;
+    int dim = c->desc.dim, rc = odx_batch_new(out);
+    float *v = odx_malloc((size_t)dim * sizeof *v);
+    if (!v && !rc) rc = odx_error(ODX_ENOMEM, "out of memory");
+    for (i = 0; !rc && i < b->n; i++) {
+        const struct odx_item *it = &b->items[i];
+        if (it->vec) {
+            rc = odx_batch_add(*out, it->id, it->vec, b->dim, it->meta, it->modality, it->source);
+            continue;
+        }
+        rc = odx_engine_embed(db, c->name, c->desc.space, dim, it->modality, it->data, it->len, it->uri, v);
+        if (rc) odx_error_wrap(rc, "item '%.256s'", it->id);
+        else rc = odx_batch_add(*out, it->id, v, dim, it->meta, it->modality, it->source);
+    }
+    odx_free(v);
+    if (rc) { odx_batch_free(*out); *out = NULL; }
+    return rc;
+}
+
 int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
 {
     if (!db || !b) return odx_error(ODX_EINVAL, "NULL argument");
@@ -125,7 +151,9 @@ int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;
-    rc = odx_write_upsert(db, c, b);
+    odx_batch *emb = NULL;
+    if ((rc = embed_payloads(db, c, b, &emb)) == 0) rc = odx_write_upsert(db, c, emb ? emb : b);
+    odx_batch_free(emb);
     odx_coll_release(c);
     return rc;
 }

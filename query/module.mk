@@ -1,2 +1,4 @@
 LIB_SRCS += query/db.c query/write.c query/maintain.c query/items.c query/search.c
 TEST_SRCS += tests/unit/test_engine.c
+LIB_SRCS += query/embed.c
+TEST_SCRIPTS += tests/integration/core_multimodal.py

@@ -560,11 +560,8 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q, con
             if ((rc = odx_get(db, collection, p->id, &r))) goto out;
             memcpy(tmp, odx_record_vector(r, NULL), (size_t)dim * sizeof(float));
             odx_record_free(r);
-        } else {
-            rc = odx_error(ODX_EPRECOND,
-                           "query part %zu is %s, but collection '%s' has no encoder for it (%s%s%s)", i,
-                           odx_modality_name(p->modality), collection, space[0] ? "space '" : "no space bound",
-                           space, space[0] ? "' has no encoders in this build" : "");
+        } else if ((rc = odx_engine_embed(db, collection, space, dim, p->modality, p->data, p->len, p->uri, tmp))) {
+            odx_error_wrap(rc, "query part %zu", i);
             goto out;
         }
         if (cosine && odx_vec_normalize(tmp, (size_t)dim)) {

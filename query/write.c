@@ -110,13 +110,8 @@ static int apply_upsert(MDB_txn *txn, odx_coll *c, odx_coll_desc *d, struct odx_
     size_t dim = (size_t)d->dim;
     for (size_t i = 0; i < b->n; i++) {
         const struct odx_item *it = &b->items[i];
-        if (!it->vec)
-            return odx_error(ODX_EPRECOND,
-                             "item '%.*s' carries a %s payload, but collection '%s' has no encoder for "
-                             "it (%s%s%s); send a vector",
-                             (int)it->idlen, it->id, odx_modality_name(it->modality), c->name,
-                             d->space[0] ? "space '" : "no space bound", d->space,
-                             d->space[0] ? "' has no encoders in this build" : "");
+        if (!it->vec) /* odx_upsert embeds payloads before they get here */
+            return odx_error(ODX_EINTERNAL, "item '%.*s' reached the writer without a vector", (int)it->idlen, it->id);
         if (b->dim != d->dim)
             return odx_error(ODX_EDIM, "collection '%s' has dimension %d; item '%.*s' has %d", c->name, d->dim,
                              (int)it->idlen, it->id, b->dim);

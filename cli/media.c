@@ -1,0 +1,226 @@
+/* omnidex ingest | embed, and the text/media parts of omnidex search. Files
+ * are read whole (capped) and their modality sniffed from magic bytes, so a
+ * misnamed file still goes to the right encoder and a wrong one gets an
+ * error that names the format found. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "common/alloc.h"
+#include "common/util.h"
+#include "encoders/space.h"
+
+#define MAX_FILE (256u << 20)
+
+int cli_read_file(const char *path, void **data, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_fail("cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) { fclose(f); return cli_fail("%s is not a regular file", path); }
+    if ((unsigned long long)sb.st_size > MAX_FILE) {
+        fclose(f);
+        return cli_fail("%s: %lld bytes, over the %u MiB limit", path, (long long)sb.st_size, MAX_FILE >> 20);
+    }
+    size_t n = (size_t)sb.st_size;
+    char *b = odx_malloc(n + 1);
+    if (!b) { fclose(f); return cli_fail("out of memory reading %s", path); }
+    if (fread(b, 1, n, f) != n) { fclose(f); odx_free(b); return cli_fail("cannot read %s", path); }
+    fclose(f);
+    b[n] = 0;
+    *data = b;
+    *len = n;
+    return 0;
+}
+
+int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format)
+{
+    const unsigned char *p = data;
+#define HAS(off, s) (len >= (off) + sizeof(s) - 1 && !memcmp(p + (off), s, sizeof(s) - 1))
+    *m = ODX_MODALITY_IMAGE;
+    if (HAS(0, "\xff\xd8\xff")) { *format = "JPEG"; return 0; }
+    if (HAS(0, "\x89PNG\r\n\x1a\n")) { *format = "PNG"; return 0; }
+    if (HAS(0, "GIF87a") || HAS(0, "GIF89a")) { *format = "GIF"; return 0; }
+    if (HAS(0, "RIFF") && HAS(8, "WEBP")) { *format = "WebP"; return 0; }
+    if (HAS(0, "BM") && len > 26) { *format = "BMP"; return 0; }
+    *m = ODX_MODALITY_AUDIO;
+    if (HAS(0, "RIFF") && HAS(8, "WAVE")) { *format = "WAV"; return 0; }
+    if (HAS(0, "fLaC")) { *format = "FLAC"; return 0; }
+    if (HAS(0, "OggS")) { *format = "Ogg"; return 0; }
+    if (HAS(0, "ID3") || (len > 2 && p[0] == 0xff && (p[1] & 0xe0) == 0xe0)) { *format = "MP3"; return 0; }
+    *m = ODX_MODALITY_VIDEO;
+    if (HAS(4, "ftyp")) { *format = "MP4/QuickTime"; return 0; }
+    if (HAS(0, "\x1a\x45\xdf\xa3")) { *format = "Matroska/WebM"; return 0; }
+    *m = ODX_MODALITY_MESH;
+    if (HAS(0, "ply\n") || HAS(0, "ply\r\n")) { *format = "PLY"; return 0; }
+    if (HAS(0, "glTF")) { *format = "GLB"; return 0; }
+    if (HAS(0, "OFF\n") || HAS(0, "OFF\r\n")) { *format = "OFF"; return 0; }
+#undef HAS
+    if (len > 0 && !memchr(data, 0, len) && odx_utf8_valid(data, len)) {
+        *m = ODX_MODALITY_TEXT;
+        *format = "UTF-8 text";
+        return 0;
+    }
+    *format = "unknown binary";
+    return -1;
+}
+
+/* ---- embed ---- */
+
+int cmd_embed(const struct cli *g, int argc, char **argv)
+{
+    (void)g;
+    const char *model = NULL, *space = NULL, *text = NULL, *file = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) {
+            puts("usage: omnidex embed (--model DIR | --space NAME) (--text STR | --image FILE | --file FILE) [--json]\n"
+                 "Prints the L2-normalised embedding: {\"modality\":..,\"dim\":..,\"vector\":[..]}");
+            return 0;
+        }
+        if (!strcmp(a, "--model") && v) { model = v; i++; }
+        else if (!strcmp(a, "--space") && v) { space = v; i++; }
+        else if (!strcmp(a, "--text") && v) { text = v; i++; }
+        else if ((!strcmp(a, "--image") || !strcmp(a, "--file")) && v) { file = v; i++; }
+        else if (!strcmp(a, "--json")) json = 1;
+        else return cli_usage("embed", "unknown or incomplete option '%s'", a);
+    }
+    if (!!model == !!space) return cli_usage("embed", "needs exactly one of --model DIR or --space NAME");
+    if (!!text == !!file) return cli_usage("embed", "needs exactly one of --text or --image FILE");
+    odx_space *s;
+    int rc = model ? odx_space_open(model, &s) : odx_space_open_name(space, &s);
+    if (rc) return cli_fail_rc(rc, "embed");
+    void *data = (void *)text;
+    size_t len = text ? strlen(text) : 0;
+    odx_modality m = ODX_MODALITY_TEXT;
+    int status = 0;
+    if (file) {
+        const char *fmt;
+        if (cli_read_file(file, &data, &len)) { odx_space_close(s); return 1; }
+        if (cli_sniff(data, len, &m, &fmt)) {
+            odx_free(data);
+            odx_space_close(s);
+            return cli_fail("%s: %s data is not a format omnidex can embed", file, fmt);
+        }
+    }
+    int dim = odx_space_dim(s);
+    float *v = odx_malloc((size_t)dim * sizeof *v);
+    const void *d[1] = {data};
+    size_t l[1] = {len};
+    if (!v) status = cli_fail("out of memory");
+    else if ((rc = odx_space_embed(s, m, d, l, 1, v))) status = cli_fail_rc(rc, file ? file : "embed");
+    else {
+        if (json) printf("{\"modality\":\"%s\",\"dim\":%d,\"vector\":[", odx_modality_name(m), dim);
+        else printf("%s, %d dimensions:\n", odx_modality_name(m), dim);
+        for (int i = 0; i < dim; i++) printf(json ? (i ? ",%.9g" : "%.9g") : (i ? " %.6g" : "%.6g"), v[i]);
+        printf(json ? "]}\n" : "\n");
+    }
+    odx_free(v);
+    if (file) odx_free(data);
+    odx_space_close(s);
+    return status;
+}
+
+/* ---- ingest ---- */
+
+struct ingest {
+    odx_db *db;
+    const char *coll;
+    odx_batch *b;
+    size_t files, items, failed;
+    struct progress pg;
+};
+
+static int flush(struct ingest *in)
+{
+    if (!odx_batch_size(in->b)) return 0;
+    int rc = odx_upsert(in->db, in->coll, in->b);
+    if (rc) {
+        cli_fail_rc(rc, "ingest");
+        in->failed += odx_batch_size(in->b);
+    } else {
+        in->items += odx_batch_size(in->b);
+    }
+    odx_batch_clear(in->b);
+    progress_update(&in->pg, in->items + in->failed);
+    return rc;
+}
+
+static void ingest_file(struct ingest *in, const char *path)
+{
+    void *data;
+    size_t len;
+    in->files++;
+    if (cli_read_file(path, &data, &len)) { in->failed++; return; }
+    odx_modality m;
+    const char *fmt;
+    if (cli_sniff(data, len, &m, &fmt)) {
+        cli_fail("%s: %s data is not a format omnidex can ingest", path, fmt);
+        odx_free(data);
+        in->failed++;
+        return;
+    }
+    odx_meta *meta;
+    odx_meta_new(&meta);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strlen(base) <= 400 && odx_utf8_valid(base, strlen(base))) odx_meta_set_string(meta, "filename", base, strlen(base));
+    odx_meta_set_string(meta, "format", fmt, strlen(fmt));
+    odx_meta_set_int(meta, "bytes", (int64_t)len);
+    /* One item per upsert: the space's error then names this file. */
+    int rc = odx_batch_add_payload(in->b, path, m, data, len, NULL, meta);
+    odx_meta_free(meta);
+    odx_free(data);
+    if (rc) { cli_fail("%s: %s", path, odx_last_error()); in->failed++; return; }
+    if (flush(in)) cli_fail("%s: skipped (%s data)", path, fmt);
+}
+
+static void ingest_path(struct ingest *in, const char *path, int depth)
+{
+    struct stat sb;
+    if (stat(path, &sb)) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; return; }
+    if (!S_ISDIR(sb.st_mode)) { ingest_file(in, path); return; }
+    if (depth > 32) { cli_fail("%s: directories nested too deep", path); return; }
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    if (n < 0) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; return; }
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.') {
+            char child[4096];
+            snprintf(child, sizeof child, "%s/%s", path, names[i]->d_name);
+            ingest_path(in, child, depth + 1);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+int cmd_ingest(const struct cli *g, int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "--help")) {
+        puts("usage: omnidex ingest COLLECTION FILE|DIR...\n"
+             "Embeds each file with the collection's space (modality sniffed from the content) and stores it\n"
+             "under its path as id, with filename/format/bytes metadata. Directories are walked.");
+        return 0;
+    }
+    if (argc < 3) return cli_usage("ingest", "needs a COLLECTION and at least one FILE or DIR");
+    struct ingest in = {0};
+    in.coll = argv[1];
+    if (cli_open(g, 1, &in.db)) return 1;
+    odx_batch_new(&in.b);
+    progress_start(&in.pg, "ingest", 0);
+    for (int i = 2; i < argc; i++) ingest_path(&in, argv[i], 0);
+    flush(&in);
+    progress_end(&in.pg);
+    double el = odx_now_mono() - in.pg.start;
+    if (!g->quiet || in.failed)
+        printf("ingest: %zu items into '%s' in %.2f s (%.1f items/s), %zu failed\n", in.items, in.coll, el,
+               el > 0 ? in.items / el : 0.0, in.failed);
+    odx_batch_free(in.b);
+    odx_db_close(in.db);
+    return in.failed ? 1 : 0;
+}

@@ -1,0 +1,80 @@
+/* Turning text and media payloads into vectors: each collection bound to a
+ * space embeds through that space's encoders. Spaces are opened on first use
+ * and cached for the life of the database handle (an odx_space is
+ * thread-safe). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "encoders/space.h"
+#include "query/engine.h"
+
+static int space_get(odx_db *db, const char *name, odx_space **out)
+{
+    pthread_mutex_lock(&db->spmu);
+    for (size_t i = 0; i < db->nspaces; i++) {
+        if (!strcmp(odx_space_name(db->spaces[i]), name) || !strcmp(db->space_names[i], name)) {
+            *out = db->spaces[i];
+            pthread_mutex_unlock(&db->spmu);
+            return 0;
+        }
+    }
+    odx_space *s;
+    int rc = odx_space_open_name(name, &s);
+    if (rc == ODX_ENOTFOUND) {
+        char dir[1024] = "";
+        odx_models_dir(dir, sizeof dir);
+        rc = odx_error(ODX_EPRECOND, "space '%s' is not installed (looked in %s; set OMNIDEX_MODELS or run 'omnidex models pull')",
+                       name, dir);
+    }
+    if (!rc && db->nspaces >= sizeof db->spaces / sizeof db->spaces[0]) {
+        odx_space_close(s);
+        rc = odx_error(ODX_ELIMIT, "too many spaces open");
+    }
+    if (!rc) {
+        snprintf(db->space_names[db->nspaces], sizeof db->space_names[0], "%s", name);
+        db->spaces[db->nspaces++] = s;
+        *out = s;
+    }
+    pthread_mutex_unlock(&db->spmu);
+    return rc;
+}
+
+void odx_engine_spaces_close(odx_db *db)
+{
+    for (size_t i = 0; i < db->nspaces; i++) odx_space_close(db->spaces[i]);
+    db->nspaces = 0;
+}
+
+int odx_engine_space_check(odx_db *db, const char *space, int dim)
+{
+    odx_space *s;
+    int rc = space_get(db, space, &s);
+    if (rc) return rc;
+    if (odx_space_dim(s) != dim)
+        return odx_error(ODX_EDIM, "space '%s' embeds into %d dimensions, not %d", space, odx_space_dim(s), dim);
+    return 0;
+}
+
+int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
+                     size_t len, const char *uri, float *out)
+{
+    if (!space || !*space)
+        return odx_error(ODX_EPRECOND, "collection '%s' is bound to no space, so it cannot embed %s; send vectors, "
+                         "or create the collection with --space", coll, odx_modality_name(m));
+    if (!data)
+        return odx_error(ODX_EUNSUPPORTED, "payload by URI (%.200s) is not supported yet: send the bytes", uri ? uri : "");
+    odx_space *s;
+    int rc = space_get(db, space, &s);
+    if (rc) return rc;
+    if (!odx_space_supports(s, m))
+        return odx_error(ODX_EPRECOND, "space '%s' of collection '%s' has no %s encoder", space, coll,
+                         odx_modality_name(m));
+    if (odx_space_dim(s) != dim)
+        return odx_error(ODX_EDIM, "space '%s' embeds into %d dimensions; collection '%s' has %d", space,
+                         odx_space_dim(s), coll, dim);
+    const void *d[1] = {data};
+    size_t l[1] = {len};
+    return odx_space_embed(s, m, d, l, 1, out);
+}

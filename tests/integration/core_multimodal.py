@@ -1,0 +1,132 @@
+"""Text and image payloads through the engine and the CLI: a collection bound
+to a space (a tiny CLIP model with random weights, written here in Hugging
+Face layout), `omnidex embed` against the PyTorch reference, `omnidex ingest`
+of real photos and text files with content sniffing, searches by text, image,
+item id and multi-part queries, modality restriction, and the errors for
+spaces and files that cannot be embedded."""
+import json
+import os
+import shutil
+import struct
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+TOP = os.environ.get("OMNIDEX_TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+sys.path.insert(0, os.path.join(TOP, "tools"))
+import ref_clip  # noqa: E402
+from ref_clip_tokenizer import ClipTokenizer  # noqa: E402
+
+from core_tap import done, jlines, ok, run, tmpdir  # noqa: E402
+
+d = tmpdir("omnidex-mm-")
+models = os.path.join(d, "models")
+os.environ["OMNIDEX_MODELS"] = models
+space_dir = os.path.join(models, "tiny-clip")
+bpe = os.path.join(TOP, "tests", "fixtures", "encoders", "bpe")
+tok = ClipTokenizer(os.path.join(bpe, "vocab.json"), os.path.join(bpe, "merges.txt"))
+cfg = json.loads(json.dumps(ref_clip.TINY))
+cfg["text_config"].update(vocab_size=len(tok.vocab), bos_token_id=tok.bos, eos_token_id=tok.eos)
+w = ref_clip.write_model(space_dir, cfg, seed=5)
+for f in ("vocab.json", "merges.txt"):
+    shutil.copy(os.path.join(bpe, f), space_dir)
+with open(os.path.join(space_dir, "preprocessor_config.json"), "w") as f:
+    json.dump({"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}}, f)
+DIM = cfg["projection_dim"]
+data = os.path.join(d, "db")
+
+# omnidex embed vs the PyTorch reference.
+text = "a photo of a cat"
+rc, out, err = run(data, "embed", "--space", "tiny-clip", "--text", text, "--json")
+ref = ref_clip.text_features(cfg, w, torch.tensor([tok.encode(text)])).numpy()[0]
+if ok(rc == 0, "omnidex embed --text", err):
+    e = json.loads(out)
+    diff = float(np.abs(np.array(e["vector"]) - ref).max())
+    ok(e["modality"] == "text" and e["dim"] == DIM and diff <= 1e-4, f"embedding matches PyTorch (max abs diff {diff:.1e})")
+
+rc, out, err = run(data, "collection", "create", "media", "--dim", str(DIM), "--space", "nope")
+ok(rc == 1 and "space 'nope' is not installed" in err, "unknown space at create", err)
+rc, out, err = run(data, "collection", "create", "media", "--dim", "512", "--space", "tiny-clip")
+ok(rc == 1 and "24 dimensions" in err, "space dimension mismatch at create", err)
+rc, out, err = run(data, "collection", "create", "media", "--dim", str(DIM), "--space", "tiny-clip")
+ok(rc == 0, "collection bound to a space", err)
+
+# A corpus of real photos (skimage) in several formats, and text files.
+corpus = os.path.join(d, "corpus")
+os.makedirs(os.path.join(corpus, "sub"))
+photos = {"chelsea.png": skdata.chelsea(), "astronaut.jpg": skdata.astronaut(), "coffee.webp": skdata.coffee(),
+          "sub/rocket.gif": skdata.rocket(), "sub/camera.bmp": skdata.camera()}
+for name, arr in photos.items():
+    Image.fromarray(arr).save(os.path.join(corpus, name))
+# A misleading extension: the content decides.
+shutil.copy(os.path.join(corpus, "chelsea.png"), os.path.join(corpus, "really-a-png.txt"))
+texts = {"cat.txt": text, "boot.txt": "an ankle boot", "cjk.txt": "猫の写真 😺"}
+for name, t in texts.items():
+    with open(os.path.join(corpus, name), "w") as f:
+        f.write(t)
+rc, out, err = run(data, "ingest", "media", corpus)
+n_items = len(photos) + len(texts) + 1
+ok(rc == 0 and f"ingest: {n_items} items" in out, "ingest a directory of photos and texts", out + err)
+rc, out, err = run(data, "get", "media", os.path.join(corpus, "really-a-png.txt"), "--json")
+ok(rc == 0 and json.loads(out)["modality"] == "image" and json.loads(out)["metadata"]["format"] == "PNG",
+   "modality sniffed from content, not the extension", out + err)
+
+for name in photos:
+    p = os.path.join(corpus, name)
+    rc, out, err = run(data, "search", "media", "--image", p, "--k", "3", "--json", "--modality", "image")
+    hits = jlines(out)[0]["hits"] if rc == 0 else []
+    # chelsea.png has an identical twin (really-a-png.txt): either is a right answer.
+    want = {p} | ({os.path.join(corpus, "really-a-png.txt")} if name == "chelsea.png" else set())
+    ok(hits and hits[0]["id"] in want and hits[0]["score"] > 0.9999, f"image -> image finds {name}", out + err)
+
+rc, out, err = run(data, "search", "media", "--text", text, "--k", "20", "--json", "--meta")
+hits = jlines(out)[0]["hits"] if rc == 0 else []
+ok(hits and hits[0]["id"] == os.path.join(corpus, "cat.txt") and abs(hits[0]["score"] - 1) < 1e-4,
+   "text -> text finds the same caption", out + err)
+ok(len(hits) == n_items and {h["modality"] for h in hits} == {"text", "image"}, "text query ranks every item", out)
+# The score of each hit is the cosine of the two embeddings computed alone.
+rc2, out2, _ = run(data, "embed", "--space", "tiny-clip", "--image", os.path.join(corpus, "astronaut.jpg"), "--json")
+if rc2 == 0:
+    iv = np.array(json.loads(out2)["vector"])
+    cos = float(np.dot(iv, ref))
+    got = [h["score"] for h in hits if h["id"].endswith("astronaut.jpg")]
+    ok(got and abs(got[0] - cos) < 1e-4, f"text -> image score is the cosine of the embeddings ({cos:.4f})", out)
+rc, out, err = run(data, "search", "media", "--text", text, "--modality", "image", "--json")
+hits = jlines(out)[0]["hits"] if rc == 0 else []
+ok(rc == 0 and len(hits) == len(photos) + 1, "--modality image keeps only images", out + err)
+rc, out, err = run(data, "search", "media", "--text", text, "--filter", 'format = "JPEG"', "--json")
+hits = jlines(out)[0]["hits"] if rc == 0 else []
+ok(rc == 0 and [h["id"] for h in hits] == [os.path.join(corpus, "astronaut.jpg")], "filter on ingest metadata", out + err)
+rc, out, err = run(data, "search", "media", "--item", os.path.join(corpus, "sub/rocket.gif"), "--k", "1", "--json")
+ok(rc == 0 and jlines(out)[0]["hits"][0]["id"].endswith("rocket.gif"), "search by an existing item id", out + err)
+rc, out, err = run(data, "search", "media", "--image", os.path.join(corpus, "coffee.webp"), "--weight", "0.2",
+                   "--text", "an ankle boot", "--weight", "5", "--k", "1", "--json")
+ok(rc == 0 and jlines(out)[0]["hits"][0]["id"].endswith("boot.txt"), "two-part query follows the heavier part", out + err)
+
+# Files that cannot be embedded: clear per-file errors, nothing else lost.
+bad = os.path.join(d, "bad")
+os.makedirs(bad)
+with open(os.path.join(bad, "noise.bin"), "wb") as f:
+    f.write(bytes(range(256)) * 4)
+with open(os.path.join(bad, "tone.wav"), "wb") as f:
+    f.write(b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data\0\0\0\0")
+with open(os.path.join(bad, "broken.jpg"), "wb") as f:
+    f.write(open(os.path.join(corpus, "astronaut.jpg"), "rb").read()[:300])
+rc, out, err = run(data, "ingest", "media", bad)
+ok(rc == 1 and "unknown binary data is not a format" in err, "unrecognised binary named", err)
+ok("no audio encoder" in err, "audio file into a text+image space", err)
+ok("broken.jpg" in err and "ingest: 0 items" in out and "3 failed" in out, "truncated JPEG refused with its name", out + err)
+rc, out, err = run(data, "search", "media", "--audio", os.path.join(corpus, "chelsea.png"))
+ok(rc == 1 and "holds PNG data" in err, "--audio with an image file", err)
+rc, out, err = run(data, "collection", "info", "media", "--json")
+ok(rc == 0 and json.loads(out)["count"] == n_items, "failed ingests left the collection intact", out)
+
+# A collection without a space refuses payloads with a precondition error.
+run(data, "collection", "create", "plain", "--dim", str(DIM))
+rc, out, err = run(data, "search", "plain", "--text", "hello")
+ok(rc == 1 and "bound to no space" in err, "text query on a vectors-only collection", err)
+shutil.rmtree(d, ignore_errors=True)
+done()
