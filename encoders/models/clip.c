@@ -246,10 +246,9 @@ static int vision_forward(odx_clip *m, const float *pixels, int n, float *out)
     }
     off[n] = rows;
     odx_op_layernorm(x, rows, h, v->pre_g, v->pre_b, c->eps, x);
-    int rc = odx_tf_encoder_forward(&v->enc, x, rows, off, n, 0, &m->arena);
+    /* The class token (row 0 of each image) is pooled. */
+    int rc = odx_tf_encoder_forward(&v->enc, x, rows, off, n, 0, off, pooled, &m->arena);
     if (rc) return rc;
-    for (int img = 0; img < n; img++)
-        memcpy(pooled + (size_t)img * h, x + (size_t)img * tokens * h, (size_t)h * sizeof(float));
     return project(m, pooled, n, h, v->post_g, v->post_b, c->eps, v->proj, out);
 }
 
@@ -305,10 +304,12 @@ static int text_forward(odx_clip *m, const int32_t *ids, const int *off, int n, 
             float *xr = x + (size_t)(roff[i] + j) * h;
             for (int k = 0; k < h; k++) xr[k] = te[k] + pe[k];
         }
-    int rc = odx_tf_encoder_forward(&t->enc, x, rows, roff, n, 1, &m->arena);
+    /* Each sequence was cut at its pooling position: its last row is pooled. */
+    int *prow = odx_arena_alloc(&m->arena, (size_t)n * sizeof(int));
+    if (!prow) return odx_error(ODX_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) prow[i] = roff[i + 1] - 1;
+    int rc = odx_tf_encoder_forward(&t->enc, x, rows, roff, n, 1, prow, pooled, &m->arena);
     if (rc) return rc;
-    for (int i = 0; i < n; i++)
-        memcpy(pooled + (size_t)i * h, x + (size_t)(roff[i + 1] - 1) * h, (size_t)h * sizeof(float));
     return project(m, pooled, n, h, t->final_g, t->final_b, c->eps, t->proj, out);
 }
 

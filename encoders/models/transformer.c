@@ -85,8 +85,19 @@ int odx_tf_encoder_load(odx_st *st, const char *prefix, const odx_tower_config *
     return 0;
 }
 
+/* x += fc2(act(fc1(LN2(x)))) on rows of x; t and mlp are scratch. */
+static void mlp_block(const odx_tf_encoder *enc, const odx_tf_layer *l, float *x, int rows, float *t, float *mlp)
+{
+    int h = enc->hidden, f = enc->inter;
+    odx_op_layernorm(x, rows, h, l->ln2_g, l->ln2_b, enc->eps, t);
+    odx_op_linear(t, rows, h, l->fc1_w, l->fc1_b, f, mlp);
+    odx_op_act(enc->act, mlp, (size_t)rows * f);
+    odx_op_linear(mlp, rows, f, l->fc2_w, l->fc2_b, h, t);
+    odx_op_add(x, t, (size_t)rows * h);
+}
+
 int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
-                           int nseq, int causal, odx_arena *arena)
+                           int nseq, int causal, const int *pool, float *pooled, odx_arena *arena)
 {
     int h = enc->hidden, f = enc->inter;
     float *t = odx_arena_floats(arena, (size_t)rows * h);
@@ -97,17 +108,29 @@ int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const 
     size_t n = (size_t)rows * h;
     for (int i = 0; i < enc->layers; i++) {
         const odx_tf_layer *l = &enc->layer[i];
+        int last = i == enc->layers - 1;
         odx_op_layernorm(x, rows, h, l->ln1_g, l->ln1_b, enc->eps, t);
         odx_op_linear(t, rows, h, l->qkv_w, l->qkv_b, 3 * h, qkv);
+        if (last) {
+            /* Only the pooled rows are read after this layer. */
+            int rc = odx_op_attention_rows(qkv, seq_off, pool, nseq, enc->heads, h / enc->heads, causal, att, arena);
+            if (rc) return rc;
+            odx_op_linear(att, nseq, h, l->o_w, l->o_b, h, t);
+            for (int s = 0; s < nseq; s++) {
+                const float *xr = x + (size_t)pool[s] * h, *tr = t + (size_t)s * h;
+                float *pr = pooled + (size_t)s * h;
+                for (int k = 0; k < h; k++) pr[k] = xr[k] + tr[k];
+            }
+            mlp_block(enc, l, pooled, nseq, t, mlp);
+            return 0;
+        }
         int rc = odx_op_attention(qkv, seq_off, nseq, enc->heads, h / enc->heads, causal, att, arena);
         if (rc) return rc;
         odx_op_linear(att, rows, h, l->o_w, l->o_b, h, t);
         odx_op_add(x, t, n);
-        odx_op_layernorm(x, rows, h, l->ln2_g, l->ln2_b, enc->eps, t);
-        odx_op_linear(t, rows, h, l->fc1_w, l->fc1_b, f, mlp);
-        odx_op_act(enc->act, mlp, (size_t)rows * f);
-        odx_op_linear(mlp, rows, f, l->fc2_w, l->fc2_b, h, t);
-        odx_op_add(x, t, n);
+        mlp_block(enc, l, x, rows, t, mlp);
     }
+    /* No layers: the pooled rows are the input rows. */
+    for (int s = 0; s < nseq; s++) memcpy(pooled + (size_t)s * h, x + (size_t)pool[s] * h, (size_t)h * sizeof(float));
     return 0;
 }

@@ -30,10 +30,13 @@ int odx_tf_encoder_load(odx_st *st, const char *prefix, const odx_tower_config *
                         odx_tf_encoder *enc);
 void odx_tf_encoder_free(odx_tf_encoder *enc);
 
-/* Runs all layers in place on x[rows, hidden], rows packed by sequence as in
- * odx_op_attention. Returns 0 or ODX_ENOMEM. */
+/* Runs all layers on x[rows, hidden], rows packed by sequence as in
+ * odx_op_attention, and writes the final hidden state of row pool[s] of each
+ * sequence to pooled[s] (nseq x hidden). Only those rows are computed in the
+ * last layer (their keys and values still come from every row), so x holds
+ * the input of the last layer on return. Returns 0 or ODX_ENOMEM. */
 int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
-                           int nseq, int causal, odx_arena *arena);
+                           int nseq, int causal, const int *pool, float *pooled, odx_arena *arena);
 
 /* Helper for tower loaders: fetches prefix+name with the given shape. */
 int odx_tf_get(odx_st *st, const char *prefix, const char *name, int rank, int64_t d0,

@@ -169,3 +169,29 @@ int odx_op_attention(const float *qkv, const int *seq_off, int nseq, int heads,
     }
     return 0;
 }
+
+int odx_op_attention_rows(const float *qkv, const int *seq_off, const int *qrow, int nseq,
+                          int heads, int head_dim, int causal, float *out, odx_arena *arena)
+{
+    int width = heads * head_dim, ld = 3 * width, tmax = 0;
+    for (int s = 0; s < nseq; s++)
+        if (seq_off[s + 1] - seq_off[s] > tmax) tmax = seq_off[s + 1] - seq_off[s];
+    int nth = odx_op_threads();
+    float *scratch = odx_arena_floats(arena, (size_t)nth * tmax);
+    if (!scratch) return odx_error(ODX_ENOMEM, "attention: out of memory");
+    float scale = 1.0f / sqrtf((float)head_dim);
+    int pairs = nseq * heads;
+    #pragma omp parallel for schedule(static)
+    for (int p = 0; p < pairs; p++) {
+        int s = p / heads, h = p % heads;
+        int off = seq_off[s], t = causal ? qrow[s] - off + 1 : seq_off[s + 1] - off;
+        float *sc = scratch + (size_t)thread_id() * tmax;
+        const float *base = qkv + (size_t)off * ld + (size_t)h * head_dim;
+        const float *q = qkv + (size_t)qrow[s] * ld + (size_t)h * head_dim;
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, t, head_dim, scale, base + width, ld, q, 1, 0.0f, sc, 1);
+        odx_op_softmax(sc, t);
+        cblas_sgemv(CblasRowMajor, CblasTrans, t, head_dim, 1.0f, base + 2 * width, ld, sc, 1, 0.0f,
+                    out + (size_t)s * width + (size_t)h * head_dim, 1);
+    }
+    return 0;
+}

@@ -43,6 +43,13 @@ void odx_op_l2norm_rows(float *x, int rows, int dim);
 int odx_op_attention(const float *qkv, const int *seq_off, int nseq, int heads,
                      int head_dim, int causal, float *out, odx_arena *arena);
 
+/* The same attention for one query row per sequence: qrow[s] is the row
+ * (absolute, inside sequence s) whose output is wanted; keys are all rows of
+ * the sequence (up to qrow[s] when causal). out: nseq x (heads*head_dim).
+ * Used for a tower's last layer, where only the pooled row is read. */
+int odx_op_attention_rows(const float *qkv, const int *seq_off, const int *qrow, int nseq,
+                          int heads, int head_dim, int causal, float *out, odx_arena *arena);
+
 /* Number of OpenMP threads kernels use (1 without OpenMP). */
 int odx_op_threads(void);
 
