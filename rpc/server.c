@@ -7,10 +7,12 @@
  * reference, so a call is freed only after every tag it posted has come
  * back, whichever thread drains it.
  *
- * RECV_CLOSE_ON_SERVER is posted on its own as soon as a call is accepted:
- * it completes when the client cancels or the deadline passes, and sets
- * the call's cancelled flag, which handlers poll (another worker drains it
- * while the handler runs). Every reply batch carries SEND_INITIAL_METADATA
+ * For streaming calls RECV_CLOSE_ON_SERVER is posted on its own as soon as
+ * the call is accepted: it completes when the client cancels or the
+ * deadline passes, and sets the call's cancelled flag, which handlers poll
+ * (another worker drains it while the handler runs). Unary calls put it in
+ * their last batch (their handlers are short and check the deadline).
+ * Every reply batch carries SEND_INITIAL_METADATA
  * unless it was sent already (trap 1); one op of each kind at a time (2).
  */
 #include "rpc/internal.h"
@@ -318,7 +320,7 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *m)
  * the status. */
 static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
 {
-    grpc_op ops[3];
+    grpc_op ops[4];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
     if (!c->sent_md) {
@@ -346,6 +348,11 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
         ops[n].data.send_status_from_server.status_details = &c->details;
     }
     n++;
+    if (c->m->kind == RPC_UNARY) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
+        n++;
+    }
     c->finishing = 1;
     atomic_fetch_add(&c->srv->calls_total, 1);
     if (code != GRPC_STATUS_OK) atomic_fetch_add(&c->srv->calls_failed, 1);
@@ -451,11 +458,16 @@ static void on_accept(rpc_call *c)
     atomic_fetch_add(&s->in_flight, 1);
     request_call(s, c->mi);
 
-    grpc_op close_op;
-    memset(&close_op, 0, sizeof close_op);
-    close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    close_op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-    start_batch(c, &close_op, 1, &c->t_close);
+    /* Streams learn of a cancellation from their own close op, posted
+     * now; a unary call carries it in its last batch instead (one cq event
+     * fewer per call: its handler is short and checks the deadline). */
+    if (c->m->kind != RPC_UNARY) {
+        grpc_op close_op;
+        memset(&close_op, 0, sizeof close_op);
+        close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        close_op.data.recv_close_on_server.cancelled = &c->close_cancelled;
+        start_batch(c, &close_op, 1, &c->t_close);
+    }
 
     if (!authorized(c)) {
         rpc_fail(c, GRPC_STATUS_UNAUTHENTICATED, has_authorization(c)
