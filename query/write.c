@@ -170,8 +170,9 @@ static void apply_to_index(odx_coll *c, struct odx_wreq *r)
     if (odx_bitmap_resize(&c->live, r->after.next_seq ? r->after.next_seq : 1)) {
         c->index_broken = 1;
     } else {
-        for (size_t i = 0; i < r->ndead; i++) odx_bitmap_clear(&c->live, r->dead[i]);
+        /* Adds first: a batch that names one id twice kills its own earlier seq. */
         for (size_t i = 0; i < r->nadd; i++) odx_bitmap_set(&c->live, r->first_seq + i);
+        for (size_t i = 0; i < r->ndead; i++) odx_bitmap_clear(&c->live, r->dead[i]);
     }
     if (r->nadd && !c->index_broken) {
         uint64_t *seqs = odx_malloc(r->nadd * sizeof *seqs);

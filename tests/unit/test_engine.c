@@ -200,6 +200,28 @@ static void test_crud(void)
     REQUIRE_OK(odx_collection_list(db, &names, &nn));
     CHECK(nn == 1 && !strcmp(names[0], "c"), "list");
     odx_free(names);
+    /* One id twice in a batch: the last wins, the first is not searchable;
+     * beta, gamma and dup remain. */
+    odx_batch_new(&b);
+    float d1[4] = {0, 0, 1, 1}, d2[4] = {1, 1, 0, 0};
+    CHECK_OK(odx_batch_add(b, "dup", d1, 4, NULL, 0, NULL));
+    CHECK_OK(odx_batch_add(b, "dup", d2, 4, NULL, 0, NULL));
+    CHECK_OK(odx_upsert(db, "c", b));
+    odx_batch_free(b);
+    odx_search_params_new(&p);
+    odx_search_params_set_k(p, 10);
+    REQUIRE_OK(odx_search(db, "c", d1, 1, 4, p, &res));
+    size_t ndup = 0;
+    for (size_t i = 0; i < odx_results_count(res, 0); i++) ndup += !strcmp(odx_results_id(res, 0, i), "dup");
+    CHECK(ndup == 1, "id 'dup' returned %zu times", ndup);
+    odx_results_free(res);
+    odx_search_params_free(p);
+    REQUIRE_OK(odx_get(db, "c", "dup", &r));
+    CHECK(odx_record_vector(r, NULL)[0] == 1.0f, "the last occurrence in a batch must win");
+    odx_record_free(r);
+    REQUIRE_OK(odx_collection_describe(db, "c", &info));
+    CHECK(odx_info_count(info) == 3, "count after duplicate batch %llu", (unsigned long long)odx_info_count(info));
+    odx_collection_info_free(info);
     REQUIRE_OK(odx_collection_drop(db, "c"));
     CHECK(odx_get(db, "c", "beta", &r) == ODX_ENOTFOUND, "dropped collection readable");
     REQUIRE_OK(odx_collection_create(db, "c", 8, ODX_METRIC_COSINE, NULL, NULL));
