@@ -308,6 +308,24 @@ int odx_query_add_payload(odx_query *q, odx_modality modality, const void *data,
 int odx_search_query(odx_db *db, const char *collection, const odx_query *q,
                      const odx_search_params *params, odx_results **out);
 
+/* ---- embedding spaces -------------------------------------------------- */
+
+/* Spaces live under the models directory ($OMNIDEX_MODELS, else
+ * $HOME/.omnidex/models), one directory each (a model plus space.json). */
+
+/* Embeds one text (UTF-8) or media payload with the named space. data may be
+ * NULL with a uri instead (not supported yet: ODX_EUNSUPPORTED). *vec holds
+ * *dim floats, L2-normalised; free it with odx_free. ODX_EPRECOND when the
+ * space is not installed or has no encoder for the modality; ODX_EMEDIA for
+ * undecodable media. */
+int odx_embed(odx_db *db, const char *space, odx_modality modality, const void *data, size_t len,
+              const char *uri, float **vec, int *dim);
+/* The installed spaces, sorted: one allocation (odx_free), like
+ * odx_collection_list. */
+int odx_space_list(char ***names, size_t *count);
+/* Dimension and modalities (bit 1 << modality) of an installed space. */
+int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities);
+
 /* ---- memory ------------------------------------------------------------ */
 
 /* Frees memory that omnidex returned to the caller (strings, name lists). */

@@ -2,7 +2,10 @@
  * space embeds through that space's encoders. Spaces are opened on first use
  * and cached for the life of the database handle (an odx_space is
  * thread-safe). */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -77,4 +80,85 @@ int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, o
     const void *d[1] = {data};
     size_t l[1] = {len};
     return odx_space_embed(s, m, d, l, 1, out);
+}
+
+int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
+              float **vec, int *dim)
+{
+    if (!db || !space) return odx_error(ODX_EINVAL, "NULL argument");
+    if (m == ODX_MODALITY_VECTOR || (int)m < 0 || (int)m >= ODX_MODALITY_COUNT)
+        return odx_error(ODX_EINVAL, "embedding needs a text or media modality");
+    odx_space *s;
+    int rc = space_get(db, space, &s);
+    if (rc) return rc;
+    int d = odx_space_dim(s);
+    float *v = odx_malloc((size_t)d * sizeof *v);
+    if (!v) return odx_error(ODX_ENOMEM, "out of memory");
+    if ((rc = odx_engine_embed(db, "(embed)", space, d, m, data, len, uri, v))) { odx_free(v); return rc; }
+    *vec = v;
+    *dim = d;
+    return 0;
+}
+
+int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities)
+{
+    odx_space *s;
+    int rc = space_get(db, space, &s);
+    if (rc) return rc;
+    unsigned mask = 0;
+    for (int m = 1; m < ODX_MODALITY_COUNT; m++)
+        if (odx_space_supports(s, (odx_modality)m)) mask |= 1u << m;
+    if (dim) *dim = odx_space_dim(s);
+    if (modalities) *modalities = mask;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int odx_space_list(char ***names, size_t *count)
+{
+    char dir[1024];
+    int rc = odx_models_dir(dir, sizeof dir);
+    if (rc) return rc;
+    DIR *d = opendir(dir);
+    char **out;
+    if (!d) {
+        /* No models directory yet: no spaces. */
+        if (!(out = odx_calloc(1, sizeof *out))) return odx_error(ODX_ENOMEM, "out of memory");
+        *names = out;
+        *count = 0;
+        return 0;
+    }
+    char *found[256];
+    size_t n = 0, bytes = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        if (e->d_name[0] == '.') continue;
+        char p1[2048], p2[2048];
+        struct stat sb;
+        snprintf(p1, sizeof p1, "%s/%s/space.json", dir, e->d_name);
+        snprintf(p2, sizeof p2, "%s/%s/config.json", dir, e->d_name);
+        if (stat(p1, &sb) && stat(p2, &sb)) continue;
+        if (!(found[n] = odx_strdup(e->d_name))) break;
+        bytes += strlen(found[n]) + 1;
+        n++;
+    }
+    closedir(d);
+    qsort(found, n, sizeof *found, name_cmp);
+    out = odx_malloc((n + 1) * sizeof *out + bytes);
+    if (out) {
+        char *p = (char *)(out + n + 1);
+        for (size_t i = 0; i < n; i++) {
+            out[i] = p;
+            size_t l = strlen(found[i]) + 1;
+            memcpy(p, found[i], l);
+            p += l;
+        }
+        out[n] = NULL;
+    }
+    for (size_t i = 0; i < n; i++) odx_free(found[i]);
+    if (!out) return odx_error(ODX_ENOMEM, "out of memory");
+    *names = out;
+    *count = n;
+    return 0;
 }

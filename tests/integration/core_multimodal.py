@@ -47,6 +47,12 @@ if ok(rc == 0, "omnidex embed --text", err):
     diff = float(np.abs(np.array(e["vector"]) - ref).max())
     ok(e["modality"] == "text" and e["dim"] == DIM and diff <= 1e-4, f"embedding matches PyTorch (max abs diff {diff:.1e})")
 
+rc, out, err = run(data, "models", "list", "--json")
+ok(rc == 0 and json.loads(out) == ["tiny-clip"], "models list", out + err)
+rc, out, err = run(data, "models", "info", "tiny-clip", "--json")
+ok(rc == 0 and json.loads(out)["dim"] == DIM and json.loads(out)["modalities"] == ["text", "image"], "models info", out + err)
+rc, out, err = run(data, "models", "verify", "tiny-clip")
+ok(rc == 0 and "text tower ok" in out, "models verify", out + err)
 rc, out, err = run(data, "collection", "create", "media", "--dim", str(DIM), "--space", "nope")
 ok(rc == 1 and "space 'nope' is not installed" in err, "unknown space at create", err)
 rc, out, err = run(data, "collection", "create", "media", "--dim", "512", "--space", "tiny-clip")
