@@ -3,7 +3,7 @@
 LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/runtime/ops.c encoders/runtime/half.c \
             encoders/models/clip_config.c encoders/models/transformer.c \
-            encoders/models/clip.c \
+            encoders/models/clip.c encoders/models/hub.c \
             encoders/tokenizer/clip_bpe.c \
             encoders/media/image_decode.c encoders/media/exif.c \
             encoders/media/image_preprocess.c encoders/space.c
@@ -11,8 +11,9 @@ TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
              tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c \
              tests/unit/test_enc_fuzz.c
 TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
-                tests/integration/enc_image_parity.py tests/integration/enc_space.py
-LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring
+                tests/integration/enc_image_parity.py tests/integration/enc_space.py \
+                tests/integration/enc_hub.py
+LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 
 # enc-tool: a thin program over the encoder API used by the parity tests and
 # the benchmark (embed token ids / pixel tensors / files, print vectors).

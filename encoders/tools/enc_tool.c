@@ -9,6 +9,7 @@
  *   enc-tool tokenize VOCAB MERGES [CTX] < lines   prints ids per line
  *   enc-tool preprocess PREPROC_JSON|- FILE OUT.bin  writes 3*H*W float32
  *   enc-tool bench MODEL image|text BATCH ITERS
+ *   enc-tool pull REPO DEST [HUB [REVISION]]   (progress on stderr)
  *   enc-tool embed SPACE (--text STR | --image FILE)
  *        SPACE: a directory (contains '/') or a name under the models dir;
  *        prints {"modality":..,"dim":..,"vector":[..]} (the format of
@@ -24,6 +25,7 @@
 #include "encoders/media/image.h"
 #include "encoders/media/preprocess.h"
 #include "encoders/models/clip.h"
+#include "encoders/models/hub.h"
 #include "encoders/space.h"
 #include "encoders/tokenizer/clip_bpe.h"
 
@@ -268,8 +270,34 @@ static int cmd_embed(const char *space, const char *flag, const char *arg)
     return ret;
 }
 
+static void show_progress(const char *file, uint64_t done, uint64_t total, void *ud)
+{
+    int *last = ud;
+    int pct = total ? (int)(100.0 * done / total) : -1;
+    if (pct == *last) return;
+    *last = pct;
+    if (total) fprintf(stderr, "\r%-28s %6.1f%% %llu/%llu", file, 100.0 * done / total,
+                       (unsigned long long)done, (unsigned long long)total);
+    else fprintf(stderr, "\r%-28s %llu", file, (unsigned long long)done);
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+    odx_hub_opts o = {0};
+    o.hub = argc > 4 ? argv[4] : NULL;
+    o.revision = argc > 5 ? argv[5] : NULL;
+    int last = -2;
+    o.progress = show_progress;
+    o.progress_ud = &last;
+    int rc = odx_hub_pull(argv[2], argv[3], &o);
+    fprintf(stderr, "\n");
+    if (rc) return die(rc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && argc <= 6 && strcmp(argv[1], "pull") == 0) return cmd_pull(argc, argv);
     if (argc == 5 && strcmp(argv[1], "embed") == 0) return cmd_embed(argv[2], argv[3], argv[4]);
     if (argc >= 4 && strcmp(argv[1], "tokenize") == 0)
         return cmd_tokenize(argv[2], argv[3], argc > 4 ? (int)arg_long(argv[4], 2, 100000) : 77);
