@@ -44,14 +44,23 @@ def field(num, wt, payload):
     return key + payload
 
 
+_deep = {}
+
+
 def deep_filter(depth):
     """A SearchRequest whose filter nests `depth` negations (built on the
     wire: protobuf's Python encoder itself refuses deep recursion)."""
-    inner = field(1, 2, field(1, 2, b"price") + field(2, 0, varint(5)) + field(3, 2, field(2, 0, varint(1))))
-    for _ in range(depth):
-        inner = field(5, 2, inner)
-    return field(1, 2, b"c") + field(2, 2, field(2, 2, field(1, 2, struct.pack("<4f", 1, 2, 3, 4)))) + \
-        field(4, 2, inner)
+    if depth not in _deep:
+        inner = field(1, 2, field(1, 2, b"price") + field(2, 0, varint(5)) + field(3, 2, field(2, 0, varint(1))))
+        heads, n = [], len(inner)
+        for _ in range(depth):  # Filter.negate = field 5; headers built outside-in in O(depth)
+            h = varint((5 << 3) | 2) + varint(n)
+            heads.append(h)
+            n += len(h)
+        filt = b"".join(reversed(heads)) + inner
+        _deep[depth] = field(1, 2, b"c") + field(2, 2, field(2, 2, field(1, 2, struct.pack("<4f", 1, 2, 3, 4)))) + \
+            field(4, 2, filt)
+    return _deep[depth]
 
 
 def main():
