@@ -90,4 +90,4 @@ bench: all $(BENCH_TARGETS)
 clean:
 	rm -rf build/rel build/san
 
--include $(LIB_OBJS:.o=.d) $(B)/cli/main.d
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(B)/cli/main.d $(TEST_BINS:=.d)

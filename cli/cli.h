@@ -8,6 +8,7 @@
 struct cli {
     const char *data;   /* --data */
     const char *server; /* --server (client mode) */
+    const char *token_file; /* --token-file (client mode) */
     int quiet;
 };
 
@@ -18,6 +19,8 @@ int cli_fail_rc(int rc, const char *what);
 /* Usage error: prints the message and a hint, returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_open(const struct cli *g, int write, odx_db **db);
+/* Client mode: a handle whose calls go to the gRPC server g->server. */
+int cli_open_remote(const struct cli *g, odx_db **db);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 
 int cmd_collection(const struct cli *g, int argc, char **argv);

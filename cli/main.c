@@ -15,7 +15,7 @@
 int odx_cli_serve(int argc, char **argv) __attribute__((weak));
 
 static const char *usage_text =
-    "usage: omnidex [--data DIR] [--quiet] COMMAND [ARGS]\n"
+    "usage: omnidex [--data DIR | --server HOST:PORT [--token-file F]] [--quiet] COMMAND [ARGS]\n"
     "\n"
     "A multimodal retrieval database: vectors and records in LMDB, FAISS indexes.\n"
     "\n"
@@ -41,6 +41,8 @@ static const char *usage_text =
     "Options:\n"
     "  --data DIR   data directory (default $OMNIDEX_DATA or ./omnidex-data)\n"
     "  --quiet      only errors on stderr\n"
+    "  --server HOST:PORT   client mode: the same commands against an 'omnidex serve'\n"
+    "  --token-file F       bearer token for --server\n"
     "\n"
     "Filters: label = \"sneaker\" AND price < 100 AND NOT (tag IN (\"a\",\"b\"))\n"
     "Run 'omnidex COMMAND --help' for a command's options.\n";
@@ -87,6 +89,7 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
 
 int cli_open(const struct cli *g, int write, odx_db **db)
 {
+    if (g->server) return cli_open_remote(g, db);
     int rc = odx_db_open(g->data, write ? ODX_OPEN_CREATE : ODX_OPEN_READONLY, db);
     if (rc == ODX_ENOTFOUND && !write) {
         /* Reading a directory that was never created: say so plainly. */
@@ -98,7 +101,7 @@ int cli_open(const struct cli *g, int write, odx_db **db)
 
 int main(int argc, char **argv)
 {
-    struct cli g = {NULL, NULL, 0};
+    struct cli g = {NULL, NULL, NULL, 0};
     g.data = getenv("OMNIDEX_DATA");
     if (!g.data || !*g.data) g.data = "./omnidex-data";
     int i = 1;
@@ -106,6 +109,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--data") && i + 1 < argc) g.data = argv[++i];
         else if (!strncmp(argv[i], "--data=", 7)) g.data = argv[i] + 7;
         else if (!strcmp(argv[i], "--server") && i + 1 < argc) g.server = argv[++i];
+        else if (!strcmp(argv[i], "--token-file") && i + 1 < argc) g.token_file = argv[++i];
         else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) g.quiet = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_text, stdout); return 0; }
         else if (!strcmp(argv[i], "--version")) { printf("omnidex %s\n", odx_version()); return 0; }
@@ -119,8 +123,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int cargc = argc - i;
     char **cargv = argv + i;
-    if (g.server && strcmp(cmd, "serve"))
-        return cli_fail("--server: client mode is not available in this build yet; run the command on the server's data directory with --data");
+    if (g.server && (!strcmp(cmd, "ingest") || !strcmp(cmd, "embed") || !strcmp(cmd, "models")))
+        return cli_fail("%s runs on a local data directory; over --server use the gRPC API's Upsert/Embed/ListModels", cmd);
     if (!strcmp(cmd, "collection")) return cmd_collection(&g, cargc, cargv);
     if (!strcmp(cmd, "put")) return cmd_put(&g, cargc, cargv);
     if (!strcmp(cmd, "search")) return cmd_search(&g, cargc, cargv);

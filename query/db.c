@@ -87,9 +87,36 @@ static int registry_add(odx_db *db, odx_coll *c)
     return rc;
 }
 
+int odx_remote_unsupported(const char *what)
+{
+    return odx_error(ODX_EUNSUPPORTED, "%s is not available over the network API; run it on the server's data directory", what);
+}
+
+int odx_db_attach_remote(const struct odx_remote_ops *ops, void *ctx, odx_db **out)
+{
+    odx_db *db = odx_calloc(1, sizeof *db);
+    if (!db) return odx_error(ODX_ENOMEM, "out of memory");
+    db->remote = ops;
+    db->remote_ctx = ctx;
+    *out = db;
+    return 0;
+}
+
+#define REMOTE(op, what, ...)                                                          \
+    do {                                                                              \
+        if (db && db->remote)                                                         \
+            return db->remote->op ? db->remote->op(db->remote_ctx, __VA_ARGS__)       \
+                                  : odx_remote_unsupported(what);                     \
+    } while (0)
+
 void odx_db_close(odx_db *db)
 {
     if (!db) return;
+    if (db->remote) {
+        if (db->remote->close) db->remote->close(db->remote_ctx);
+        odx_free(db);
+        return;
+    }
     odx_maint_stop(db);
     odx_engine_spaces_close(db);
     for (size_t i = 0; i < db->ncolls; i++) odx_coll_release(db->colls[i]);
@@ -195,6 +222,7 @@ static int create_txn(void *ctx, MDB_txn *txn)
 int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metric, const char *index_spec,
                           const char *space)
 {
+    REMOTE(collection_create, "collection create", name, dim, metric, index_spec, space);
     int rc = check_name(name);
     if (rc) return rc;
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
@@ -248,6 +276,7 @@ static int drop_txn(void *ctx, MDB_txn *txn)
 
 int odx_collection_drop(odx_db *db, const char *name)
 {
+    REMOTE(collection_drop, "collection drop", name);
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
@@ -276,6 +305,7 @@ int odx_collection_drop(odx_db *db, const char *name)
 
 int odx_collection_list(odx_db *db, char ***names, size_t *count)
 {
+    REMOTE(collection_list, "collection list", names, count);
     MDB_txn *txn;
     int rc = odx_txn_begin(db->st, 0, &txn);
     if (rc) return rc;
@@ -284,17 +314,12 @@ int odx_collection_list(odx_db *db, char ***names, size_t *count)
     return rc;
 }
 
-struct odx_collection_info {
-    odx_coll_desc d;
-    char name[129];
-    char index_type[256];
-    uint64_t ntotal, tombstones, ckpt_lsn, vector_bytes;
-};
 
 static int tomb_member(void *ctx, uint64_t seq) { return !odx_bitmap_get((const odx_bitmap *)ctx, seq); }
 
 int odx_collection_describe(odx_db *db, const char *name, odx_collection_info **out)
 {
+    REMOTE(collection_describe, "collection info", name, out);
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
     if (rc) return rc;
@@ -337,6 +362,7 @@ uint64_t odx_info_vector_bytes(const odx_collection_info *i) { return i->vector_
 
 int odx_collection_checkpoint(odx_db *db, const char *name)
 {
+    if (db->remote) return odx_remote_unsupported("collection checkpoint");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
     if (rc) return rc;
@@ -349,6 +375,7 @@ int odx_collection_checkpoint(odx_db *db, const char *name)
 
 int odx_collection_compact(odx_db *db, const char *name)
 {
+    if (db->remote) return odx_remote_unsupported("collection compact");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);

@@ -52,6 +52,8 @@ struct odx_batch {
 };
 
 struct odx_db {
+    const struct odx_remote_ops *remote; /* non-NULL: every call goes there */
+    void *remote_ctx;
     odx_store *st;
     char *dir;
     int readonly;
@@ -75,6 +77,84 @@ struct odx_db {
     pthread_mutex_t bgmu;
     pthread_cond_t bgcv;
 };
+
+/* The public objects' layouts, shared by the engine and the remote backend. */
+struct odx_search_params {
+    int k, ef, nprobe, exact, with_meta;
+    unsigned modalities;
+    const odx_filter *filter;
+};
+
+struct odx_hit {
+    char *id;
+    float score;
+    odx_modality modality;
+    odx_meta *meta;
+};
+
+struct odx_results {
+    size_t nq, k;
+    size_t *count;
+    struct odx_hit *hits; /* nq x k */
+};
+
+struct odx_qpart {
+    odx_modality modality;
+    float weight;
+    float *vec;
+    int dim;
+    char *id;
+    void *data;
+    size_t len;
+    char *uri;
+};
+
+struct odx_query {
+    struct odx_qpart *parts;
+    size_t n, cap;
+};
+
+struct odx_record {
+    char *id;
+    odx_modality modality;
+    odx_meta *meta;
+    float *vec;
+    int dim;
+    char *source;
+    int64_t created, updated;
+};
+
+struct odx_collection_info {
+    odx_coll_desc d;
+    char name[129];
+    char index_type[256];
+    uint64_t ntotal, tombstones, ckpt_lsn, vector_bytes;
+};
+
+/* Results builder: nq queries of up to k hits; odx_results_push takes
+ * ownership of id and meta (meta may be NULL). */
+int odx_results_alloc(size_t nq, size_t k, odx_results **out);
+int odx_results_push(odx_results *r, size_t q, char *id, float score, odx_modality m, odx_meta *meta);
+
+/* A database handle can stand for a remote server (the CLI's --server): the
+ * public API then forwards every call through these operations. An
+ * operation left NULL answers ODX_EUNSUPPORTED. */
+struct odx_remote_ops {
+    void (*close)(void *ctx);
+    int (*collection_create)(void *ctx, const char *name, int dim, odx_metric metric, const char *spec,
+                             const char *space);
+    int (*collection_drop)(void *ctx, const char *name);
+    int (*collection_list)(void *ctx, char ***names, size_t *count);
+    int (*collection_describe)(void *ctx, const char *name, odx_collection_info **out);
+    int (*upsert)(void *ctx, const char *collection, const odx_batch *b);
+    int (*remove)(void *ctx, const char *collection, const char *const *ids, size_t n, size_t *deleted);
+    int (*get)(void *ctx, const char *collection, const char *id, odx_record **out);
+    int (*search)(void *ctx, const char *collection, const odx_query *q, const odx_search_params *p,
+                  odx_results **out);
+};
+/* Wraps a remote backend in a database handle (odx_db_close closes it). */
+int odx_db_attach_remote(const struct odx_remote_ops *ops, void *ctx, odx_db **out);
+int odx_remote_unsupported(const char *what);
 
 /* Collections registry. */
 int odx_coll_acquire(odx_db *db, const char *name, odx_coll **out);

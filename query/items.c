@@ -146,6 +146,7 @@ static int embed_payloads(odx_db *db, odx_coll *c, const odx_batch *b, odx_batch
 int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
 {
     if (!db || !b) return odx_error(ODX_EINVAL, "NULL argument");
+    if (db->remote) return db->remote->upsert ? db->remote->upsert(db->remote_ctx, collection, b) : odx_remote_unsupported("upsert");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     if (b->n == 0) return 0;
     odx_coll *c;
@@ -161,6 +162,7 @@ int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
 int odx_delete(odx_db *db, const char *collection, const char *const *ids, size_t n, size_t *deleted)
 {
     if (!db || (!ids && n)) return odx_error(ODX_EINVAL, "NULL argument");
+    if (db->remote) return db->remote->remove ? db->remote->remove(db->remote_ctx, collection, ids, n, deleted) : odx_remote_unsupported("delete");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     for (size_t i = 0; i < n; i++) {
         int rc = check_id(ids[i]);
@@ -178,15 +180,6 @@ int odx_delete(odx_db *db, const char *collection, const char *const *ids, size_
 
 /* ---- records ---- */
 
-struct odx_record {
-    char *id;
-    odx_modality modality;
-    odx_meta *meta;
-    float *vec;
-    int dim;
-    char *source;
-    int64_t created, updated;
-};
 
 void odx_record_free(odx_record *r)
 {
@@ -202,6 +195,7 @@ int odx_get(odx_db *db, const char *collection, const char *id, odx_record **out
 {
     int rc = check_id(id);
     if (rc) return rc;
+    if (db->remote) return db->remote->get ? db->remote->get(db->remote_ctx, collection, id, out) : odx_remote_unsupported("get");
     odx_coll *c;
     if ((rc = odx_coll_acquire(db, collection, &c))) return rc;
     MDB_txn *txn;

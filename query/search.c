@@ -19,11 +19,6 @@
 #define EXACT_FRACTION 0.02       /* ...or when the filter keeps <= 2% */
 #define MAX_QUERIES 100000
 
-struct odx_search_params {
-    int k, ef, nprobe, exact, with_meta;
-    unsigned modalities;
-    const odx_filter *filter;
-};
 
 int odx_search_params_new(odx_search_params **out)
 {
@@ -101,18 +96,7 @@ int odx_search_params_set(odx_search_params *p, const char *nv)
 
 /* ---- results ---- */
 
-struct odx_hit {
-    char *id;
-    float score;
-    odx_modality modality;
-    odx_meta *meta;
-};
 
-struct odx_results {
-    size_t nq, k;
-    size_t *count;
-    struct odx_hit *hits; /* nq x k */
-};
 
 void odx_results_free(odx_results *r)
 {
@@ -124,6 +108,34 @@ void odx_results_free(odx_results *r)
     odx_free(r->hits);
     odx_free(r->count);
     odx_free(r);
+}
+
+int odx_results_alloc(size_t nq, size_t k, odx_results **out)
+{
+    odx_results *r = odx_calloc(1, sizeof *r);
+    if (!r) return odx_error(ODX_ENOMEM, "out of memory");
+    r->nq = nq;
+    r->k = k;
+    r->count = odx_calloc(nq ? nq : 1, sizeof *r->count);
+    r->hits = odx_calloc(nq * k > 0 ? nq * k : 1, sizeof *r->hits);
+    if (!r->count || !r->hits) { odx_results_free(r); return odx_error(ODX_ENOMEM, "out of memory"); }
+    *out = r;
+    return 0;
+}
+
+int odx_results_push(odx_results *r, size_t q, char *id, float score, odx_modality m, odx_meta *meta)
+{
+    if (q >= r->nq || r->count[q] >= r->k) {
+        odx_free(id);
+        odx_meta_free(meta);
+        return odx_error(ODX_EINTERNAL, "result slot out of range");
+    }
+    struct odx_hit *h = &r->hits[q * r->k + r->count[q]++];
+    h->id = id;
+    h->score = score;
+    h->modality = m;
+    h->meta = meta;
+    return 0;
 }
 
 size_t odx_results_nq(const odx_results *r) { return r->nq; }
@@ -383,6 +395,34 @@ out:
     return rc;
 }
 
+/* Over the network each query vector is one Search call; the replies are
+ * gathered into one result set. */
+static int remote_search_vectors(odx_db *db, const char *collection, const float *queries, size_t nq, int dim,
+                                 const odx_search_params *p, odx_results **out)
+{
+    if (!db->remote->search) return odx_remote_unsupported("search");
+    odx_results *all;
+    int rc = odx_results_alloc(nq, (size_t)p->k, &all);
+    for (size_t i = 0; !rc && i < nq; i++) {
+        odx_query *q;
+        odx_results *one = NULL;
+        if ((rc = odx_query_new(&q))) break;
+        rc = odx_query_add_vector(q, queries + i * dim, dim, 1.0f);
+        if (!rc) rc = db->remote->search(db->remote_ctx, collection, q, p, &one);
+        odx_query_free(q);
+        for (size_t j = 0; !rc && j < one->count[0]; j++) {
+            struct odx_hit *h = &one->hits[j];
+            rc = odx_results_push(all, i, h->id, h->score, h->modality, h->meta);
+            h->id = NULL;
+            h->meta = NULL;
+        }
+        odx_results_free(one);
+    }
+    if (rc) { odx_results_free(all); return rc; }
+    *out = all;
+    return 0;
+}
+
 int odx_search(odx_db *db, const char *collection, const float *queries, size_t nq, int dim,
                const odx_search_params *params, odx_results **out)
 {
@@ -390,6 +430,7 @@ int odx_search(odx_db *db, const char *collection, const float *queries, size_t 
     if (nq > MAX_QUERIES) return odx_error(ODX_ELIMIT, "%zu queries in one call (max %d)", nq, MAX_QUERIES);
     odx_search_params defaults = {10, 0, 0, 0, 0, 0, NULL};
     const odx_search_params *p = params ? params : &defaults;
+    if (db->remote) return remote_search_vectors(db, collection, queries, nq, dim, p, out);
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;
@@ -439,21 +480,7 @@ out:
 
 /* ---- multi-part queries ---- */
 
-struct odx_qpart {
-    odx_modality modality;
-    float weight;
-    float *vec;
-    int dim;
-    char *id;
-    void *data;
-    size_t len;
-    char *uri;
-};
 
-struct odx_query {
-    struct odx_qpart *parts;
-    size_t n, cap;
-};
 
 int odx_query_new(odx_query **out)
 {
@@ -537,6 +564,11 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q, con
                      odx_results **out)
 {
     if (!q || q->n == 0) return odx_error(ODX_EINVAL, "query has no parts");
+    if (db->remote) {
+        odx_search_params defaults = {10, 0, 0, 0, 0, 0, NULL};
+        return db->remote->search ? db->remote->search(db->remote_ctx, collection, q, params ? params : &defaults, out)
+                                  : odx_remote_unsupported("search");
+    }
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;

@@ -11,16 +11,19 @@ OMNIDEX = os.environ.get("OMNIDEX_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "rel", "omnidex")
 
 _failed = 0
+# Client mode: when set, run() talks to this server instead of --data DIR.
+SERVER = os.environ.get("OMNIDEX_TEST_SERVER")
+PREFIX = os.environ.get("OMNIDEX_TEST_PREFIX", "")
 
 
 def ok(cond, name, detail=""):
     """Prints one TAP line; returns cond."""
     global _failed
     if cond:
-        print(f"ok - {name}", flush=True)
+        print(f"ok - {PREFIX}{name}", flush=True)
     else:
         _failed += 1
-        print(f"not ok - {name}", flush=True)
+        print(f"not ok - {PREFIX}{name}", flush=True)
         for line in str(detail).splitlines()[:20]:
             print(f"# {line}", flush=True)
     return cond
@@ -32,7 +35,8 @@ def done():
 
 def run(data, *args, input=None, timeout=300):
     """Runs omnidex --data DATA ARGS; returns (rc, stdout, stderr)."""
-    p = subprocess.run([OMNIDEX, "--data", data, *args], input=input, capture_output=True,
+    where = ["--server", SERVER] if SERVER else ["--data", data]
+    p = subprocess.run([OMNIDEX, *where, *args], input=input, capture_output=True,
                        text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
