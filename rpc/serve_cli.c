@@ -148,18 +148,20 @@ int odx_cli_serve(int argc, char **argv)
     o.tls_key_pem = key_pem;
     o.tls_client_ca_pem = ca_pem;
 
-    if ((rc = odx_db_open(data, ODX_OPEN_CREATE, &db)) != 0) {
-        odx_error_wrap(rc, "opening '%s'", data);
-        goto out;
-    }
-    /* Block the stop signals before any thread exists: every worker
-     * inherits the mask and only sigwait below receives them. */
+    /* Block the stop signals before any thread exists (the engine starts
+     * background threads in odx_db_open, gRPC in server start): every
+     * thread inherits the mask, so only sigwait below receives them, and a
+     * second SIGTERM during the drain stays pending instead of killing. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if ((rc = odx_db_open(data, ODX_OPEN_CREATE, &db)) != 0) {
+        odx_error_wrap(rc, "opening '%s'", data);
+        goto out;
+    }
     if ((rc = odx_rpc_server_start(db, &o, &srv)) != 0) goto out;
 
     const char *colon = strrchr(o.listen, ':');

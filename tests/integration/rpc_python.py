@@ -5,6 +5,7 @@ Delete, Search with filters checked against a brute-force reference, health
 bearer-token auth, and graceful shutdown."""
 import os
 import queue
+import signal
 import sys
 import tempfile
 import threading
@@ -340,7 +341,25 @@ def run(srv):
     th.start()
     first = seen.get(timeout=10)
     ok(first == health_pb2.HealthCheckResponse.SERVING, "Watch: first message SERVING", first)
+    # a client stream in flight when SIGTERM arrives is drained, not cut
+    def trickle():
+        for b in range(20):
+            yield pb.UpsertRequest(collection="pts" if b == 0 else "",
+                                   items=[item("drain%d_%d" % (b, j), big[j]) for j in range(10)])
+            time.sleep(0.1)
+    sch = grpc.insecure_channel(srv.addr)
+    fut = pbg.OmnidexStub(sch).UpsertStream.future(trickle(), timeout=30)
+    time.sleep(0.5)
     t0 = time.time()
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    lch = grpc.insecure_channel(srv.addr)
+    code, det = code_of(lambda: pbg.OmnidexStub(lch).ListCollections(pb.ListCollectionsRequest(), timeout=5))
+    ok(code == SC.UNAVAILABLE, "a new call during shutdown -> UNAVAILABLE", (code, det))
+    lch.close()
+    code, res = code_of(lambda: fut.result())
+    ok(code == SC.OK and res.upserted == 200, "the stream in flight at SIGTERM completes (drained)", (code, res))
+    sch.close()
     rc = srv.stop(timeout=30)
     th.join(10)
     rest = []
