@@ -145,6 +145,8 @@ void odx_index_describe(const odx_index *ix, char *buf, size_t len)
     snprintf(buf, len, "%s [%s]", ix->factory, d);
 }
 
+int odx_index_default_nprobe(const odx_index *ix) { return default_nprobe(ix->factory); }
+
 uint64_t odx_index_max_seq(const odx_index *ix)
 {
     uint64_t m = 0;

@@ -31,6 +31,8 @@ uint64_t odx_index_ntotal(const odx_index *ix);
 const char *odx_index_factory(const odx_index *ix);
 /* e.g. "HNSW32 (efSearch=64, efConstruction=40)". */
 void odx_index_describe(const odx_index *ix, char *buf, size_t len);
+/* The nprobe an IVF index uses by default (0 for other types). */
+int odx_index_default_nprobe(const odx_index *ix);
 /* Highest seq in the index + 1 (0 when empty). */
 uint64_t odx_index_max_seq(const odx_index *ix);
 /* Calls fn for every seq in the index (used to count tombstones). */

@@ -170,7 +170,6 @@ int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why);
 int odx_coll_checkpoint(odx_db *db, odx_coll *c);
 int odx_maint_start(odx_db *db);
 void odx_maint_stop(odx_db *db);
-void odx_maint_poke(odx_db *db);
 
 /* Embedding payloads through a collection's space (embed.c). */
 int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,

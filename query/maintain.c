@@ -421,8 +421,6 @@ int odx_maint_start(odx_db *db)
     return 0;
 }
 
-void odx_maint_poke(odx_db *db) { (void)db; /* the thread polls every second */ }
-
 void odx_maint_stop(odx_db *db)
 {
     int was_open = db->bg_started || db->readonly;

@@ -379,7 +379,8 @@ static int search_locked(odx_db *db, odx_coll *c, const float *q, size_t nq, con
             ef = (int)(base_ef * widen);
             if (ef < 2 * k) ef = 2 * k;
             if (ef > 2048) ef = 2048;
-            if (nprobe > 0) nprobe = (int)(nprobe * widen);
+            int base_np = nprobe > 0 ? nprobe : odx_index_default_nprobe(c->idx);
+            if (base_np > 0) nprobe = (int)(base_np * widen);
         }
         uint64_t ntotal = odx_index_ntotal(c->idx);
         int need_sel = filter || ntotal != nlive;

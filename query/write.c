@@ -312,9 +312,7 @@ int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b)
     r.kind = WREQ_UPSERT;
     r.c = c;
     r.batch = b;
-    int rc = submit(db, &r);
-    if (!rc) odx_maint_poke(db);
-    return rc;
+    return submit(db, &r);
 }
 
 int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted)
@@ -327,7 +325,6 @@ int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, 
     r.nids = n;
     int rc = submit(db, &r);
     if (!rc && deleted) *deleted = r.deleted;
-    if (!rc) odx_maint_poke(db);
     return rc;
 }
 
