@@ -63,6 +63,45 @@ ok $(echo "$out" | grep -q SERVING; echo $?) "buf: health Check" "$out"
 out=$(bc $P omnidex.v1.Omnidex/Stats '{}')
 ok $(echo "$out" | grep -q '"version"'; echo $?) "buf: Stats" "$out"
 
+# UpsertStream of 10k vectors: 100 JSON messages on stdin
+/usr/bin/python3 - > "$tmp/stream.json" <<'PY'
+import json, random
+r = random.Random(5)
+for b in range(100):
+    msg = {"items": [{"id": "s%d" % (b * 100 + j), "vector": {"values": [r.uniform(-1, 1) for _ in range(3)]}}
+                     for j in range(100)]}
+    if b == 0:
+        msg["collection"] = "b1"
+    print(json.dumps(msg))
+PY
+out=$(timeout 60 "$BUF" curl --protocol grpc --http2-prior-knowledge -d @- "http://127.0.0.1:$P/omnidex.v1.Omnidex/UpsertStream" < "$tmp/stream.json" 2>&1)
+ok $(echo "$out" | grep -q '"upserted": "10000"' && echo "$out" | grep -q '"messages": "100"'; echo $?) "buf: UpsertStream of 10k vectors in 100 messages" "$out"
+out=$(bc $P omnidex.v1.Omnidex/DescribeCollection '{"name":"b1"}')
+ok $(echo "$out" | grep -q '"count": "10002"'; echo $?) "buf: 10,002 items after the stream" "$out"
+
+# deadline exceeded mid-stream: a 300 ms deadline, the second message 1.5 s late
+out=$( { echo '{"collection":"b1","items":[{"id":"late","vector":{"values":[1,1,1]}}]}'; sleep 1.5;
+         echo '{"items":[]}'; } | timeout 30 "$BUF" curl --protocol grpc --http2-prior-knowledge \
+         --timeout 300ms -d @- "http://127.0.0.1:$P/omnidex.v1.Omnidex/UpsertStream" 2>&1)
+ok $([ "$(echo "$out" | code_of)" = deadline_exceeded ]; echo $?) "buf: stream past its deadline -> deadline_exceeded" "$out"
+# cancellation mid-stream: the client is killed while its stream is open
+# (the native binary: node_modules/.bin/buf is a Node shim that spawns it)
+BUFBIN=$(ls "$top"/tests/node/node_modules/@bufbuild/buf-*/bin/buf 2>/dev/null | head -1)
+mkfifo "$tmp/fifo"
+"${BUFBIN:-$BUF}" curl --protocol grpc --http2-prior-knowledge -d @- "http://127.0.0.1:$P/omnidex.v1.Omnidex/UpsertStream" \
+  < "$tmp/fifo" > "$tmp/cancel.out" 2>&1 &
+bufpid=$!
+exec 7>"$tmp/fifo"
+echo '{"collection":"b1","items":[{"id":"gone","vector":{"values":[2,2,2]}}]}' >&7
+sleep 1.5
+kill -9 $bufpid 2>/dev/null; wait $bufpid 2>/dev/null
+exec 7>&-
+sleep 0.5
+out=$(bc $P omnidex.v1.Omnidex/Get '{"collection":"b1","id":"gone"}')
+ok $([ "$(echo "$out" | code_of)" = not_found ]; echo $?) "buf: a stream whose client died committed nothing" "$out"
+out=$(bc $P omnidex.v1.Omnidex/Get '{"collection":"b1","id":"late"}')
+ok $([ "$(echo "$out" | code_of)" = not_found ]; echo $?) "buf: the expired stream committed nothing" "$out"
+
 echo "buf-token" > "$tmp/token"
 start auth --token-file "$tmp/token"
 A=$port_auth
@@ -78,7 +117,28 @@ ok $(echo "$out" | grep -q '^{'; [ -z "$(echo "$out" | code_of)" ]; echo $?) "bu
 out=$(bc $A grpc.health.v1.Health/Check '{}' "${RH[@]}")
 ok $(echo "$out" | grep -q SERVING; echo $?) "buf: health without a token" "$out"
 
-for s in main auth; do
+# TLS and mutual TLS with certificates made here
+( cd "$tmp" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=odx-ca &&
+  openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=srv &&
+  printf 'subjectAltName=IP:127.0.0.1\n' > srv.ext &&
+  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile srv.ext &&
+  openssl req -newkey rsa:2048 -nodes -keyout cli.key -out cli.csr -subj /CN=cli &&
+  openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem -days 2 ) >/dev/null 2>&1
+start tls --tls-cert "$tmp/srv.pem" --tls-key "$tmp/srv.key"
+out=$(timeout 30 "$BUF" curl --protocol grpc --cacert "$tmp/ca.pem" -d '{}' "https://127.0.0.1:$port_tls/omnidex.v1.Omnidex/ListCollections" 2>&1)
+ok $(echo "$out" | grep -q '^{'; [ -z "$(echo "$out" | code_of)" ]; echo $?) "buf: TLS with the CA -> OK" "$out"
+out=$(timeout 30 "$BUF" curl --protocol grpc --list-services "https://127.0.0.1:$port_tls" 2>&1)
+ok $(echo "$out" | grep -qi 'unavailable'; echo $?) "buf: a client without the CA cannot reach the TLS server" "$out"
+out=$(timeout 30 "$BUF" curl --protocol grpc --cacert "$tmp/ca.pem" --list-services "https://127.0.0.1:$port_tls" 2>&1)
+ok $(echo "$out" | grep -q '^omnidex.v1.Omnidex$'; echo $?) "buf: reflection over TLS" "$out"
+start mtls --tls-cert "$tmp/srv.pem" --tls-key "$tmp/srv.key" --tls-client-ca "$tmp/ca.pem"
+out=$(timeout 30 "$BUF" curl --protocol grpc --cacert "$tmp/ca.pem" -d '{}' "https://127.0.0.1:$port_mtls/omnidex.v1.Omnidex/ListCollections" 2>&1)
+ok $(echo "$out" | grep -q '^{' ; [ $? != 0 ]; echo $?) "buf: mTLS without a client certificate is refused" "$out"
+out=$(timeout 30 "$BUF" curl --protocol grpc --cacert "$tmp/ca.pem" -E "$tmp/cli.pem" --key "$tmp/cli.key" -d '{}' "https://127.0.0.1:$port_mtls/omnidex.v1.Omnidex/ListCollections" 2>&1)
+ok $(echo "$out" | grep -q '^{'; [ -z "$(echo "$out" | code_of)" ]; echo $?) "buf: mTLS with a client certificate -> OK" "$out"
+
+for s in main auth tls mtls; do
   eval "p=\$pid_$s"
   kill -TERM "$p"; wait "$p"; rc=$?
   ok $rc "buf: $s server exits 0 on SIGTERM" "$(tail -5 "$tmp/$s.err")"
