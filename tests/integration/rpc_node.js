@@ -194,6 +194,25 @@ async function main() {
   ok(r.code === S.OK, 'node: auth right -> OK', r);
   ac.close();
   ok(await stopServer(asrv) === 0, 'node: auth server exits 0');
+
+  // TLS and mutual TLS (certificates made by openssl in rpc_node.sh)
+  const tdir = process.env.ODX_TLS_DIR;
+  const rd = (f) => fs.readFileSync(path.join(tdir, f));
+  const tsrv = await startServer(['--tls-cert', path.join(tdir, 'srv.pem'), '--tls-key', path.join(tdir, 'srv.key'),
+                                  '--tls-client-ca', path.join(tdir, 'ca.pem')]);
+  const mt = new pkg.omnidex.v1.Omnidex(tsrv.addr, grpc.credentials.createSsl(rd('ca.pem'), rd('cli.key'), rd('cli.pem')));
+  r = await call(mt, 'ListCollections', {});
+  ok(r.code === S.OK, 'node: mutual TLS with a CA-signed client certificate -> OK', r);
+  mt.close();
+  const nocert = new pkg.omnidex.v1.Omnidex(tsrv.addr, grpc.credentials.createSsl(rd('ca.pem')));
+  r = await call(nocert, 'ListCollections', {}, { ms: 3000 });
+  ok(r.code === S.UNAVAILABLE, 'node: mutual TLS without a client certificate is refused', r);
+  nocert.close();
+  const plain = new pkg.omnidex.v1.Omnidex(tsrv.addr, grpc.credentials.createInsecure());
+  r = await call(plain, 'ListCollections', {}, { ms: 3000 });
+  ok(r.code === S.UNAVAILABLE, 'node: plaintext client cannot talk to the TLS server', r);
+  plain.close();
+  ok(await stopServer(tsrv) === 0, 'node: TLS server exits 0');
 }
 
 main().then(() => process.exit(failed ? 1 : 0), (e) => {
