@@ -126,11 +126,11 @@ static int meta_to_pb(const odx_meta *m, struct pb_meta *pm, size_t *n)
         pm->entries[i].key = e->key;
         pm->entries[i].value = &pm->values[i];
         Omnidex__V1__Value *v = &pm->values[i];
-        switch (e->type) {
-        case ODX_VALUE_STRING: v->kind_case = OMNIDEX__V1__VALUE__KIND_STRING_VALUE; v->string_value = e->v.str.s; break;
-        case ODX_VALUE_INT: v->kind_case = OMNIDEX__V1__VALUE__KIND_INT_VALUE; v->int_value = e->v.i; break;
-        case ODX_VALUE_FLOAT: v->kind_case = OMNIDEX__V1__VALUE__KIND_FLOAT_VALUE; v->float_value = e->v.f; break;
-        case ODX_VALUE_BOOL: v->kind_case = OMNIDEX__V1__VALUE__KIND_BOOL_VALUE; v->bool_value = e->v.b; break;
+        switch (e->val.type) {
+        case ODX_VALUE_STRING: v->kind_case = OMNIDEX__V1__VALUE__KIND_STRING_VALUE; v->string_value = e->val.v.str.s; break;
+        case ODX_VALUE_INT: v->kind_case = OMNIDEX__V1__VALUE__KIND_INT_VALUE; v->int_value = e->val.v.i; break;
+        case ODX_VALUE_FLOAT: v->kind_case = OMNIDEX__V1__VALUE__KIND_FLOAT_VALUE; v->float_value = e->val.v.f; break;
+        case ODX_VALUE_BOOL: v->kind_case = OMNIDEX__V1__VALUE__KIND_BOOL_VALUE; v->bool_value = e->val.v.b; break;
         }
         pm->ptrs[i] = &pm->entries[i];
     }

@@ -16,7 +16,7 @@
 #include "common/meta.h"
 #include "common/util.h"
 
-static void value_free(struct odx_fvalue *v)
+static void value_free(struct odx_value *v)
 {
     if (v->type == ODX_VALUE_STRING) odx_free(v->v.str.s);
     v->type = 0;
@@ -63,7 +63,7 @@ static int new_node(enum odx_filter_kind kind, const char *field, odx_filter **o
     return 0;
 }
 
-static int make_string(struct odx_fvalue *v, const char *s, size_t len)
+static int make_string(struct odx_value *v, const char *s, size_t len)
 {
     if (!s) return odx_error(ODX_EFILTER, "NULL string in filter");
     if (len > ODX_META_MAX_STRING)
@@ -142,7 +142,7 @@ int odx_filter_cmp_bool(const char *field, odx_filter_op op, int v, odx_filter *
 
 int odx_filter_in(const char *field, odx_filter **out) { return new_node(ODX_FK_IN, field, out); }
 
-static int in_slot(odx_filter *in, struct odx_fvalue **v)
+static int in_slot(odx_filter *in, struct odx_value **v)
 {
     if (!in || in->kind != ODX_FK_IN) return odx_error(ODX_EINVAL, "not an IN filter");
     if (in->nset >= ODX_FILTER_MAX_SET)
@@ -156,7 +156,7 @@ static int in_slot(odx_filter *in, struct odx_fvalue **v)
 
 int odx_filter_in_add_string(odx_filter *in, const char *s, size_t len)
 {
-    struct odx_fvalue *v = NULL;
+    struct odx_value *v = NULL;
     int rc = in_slot(in, &v);
     if (!rc) rc = make_string(v, s, len);
     if (!rc) in->nset++;
@@ -165,7 +165,7 @@ int odx_filter_in_add_string(odx_filter *in, const char *s, size_t len)
 
 int odx_filter_in_add_int(odx_filter *in, int64_t x)
 {
-    struct odx_fvalue *v = NULL;
+    struct odx_value *v = NULL;
     int rc = in_slot(in, &v);
     if (rc) return rc;
     v->type = ODX_VALUE_INT;
@@ -177,7 +177,7 @@ int odx_filter_in_add_int(odx_filter *in, int64_t x)
 int odx_filter_in_add_float(odx_filter *in, double x)
 {
     if (!isfinite(x)) return odx_error(ODX_EFILTER, "IN value is NaN or Inf");
-    struct odx_fvalue *v = NULL;
+    struct odx_value *v = NULL;
     int rc = in_slot(in, &v);
     if (rc) return rc;
     v->type = ODX_VALUE_FLOAT;
@@ -188,7 +188,7 @@ int odx_filter_in_add_float(odx_filter *in, double x)
 
 int odx_filter_in_add_bool(odx_filter *in, int x)
 {
-    struct odx_fvalue *v = NULL;
+    struct odx_value *v = NULL;
     int rc = in_slot(in, &v);
     if (rc) return rc;
     v->type = ODX_VALUE_BOOL;
@@ -321,7 +321,7 @@ static int utf8_put(char *o, size_t *n, unsigned cp)
     return 0;
 }
 
-static int parse_value(struct parser *p, struct odx_fvalue *v)
+static int parse_value(struct parser *p, struct odx_value *v)
 {
     skip_ws(p);
     const char *s = p->s;
@@ -432,9 +432,9 @@ static int parse_primary(struct parser *p, odx_filter **out)
         odx_filter *in;
         if ((rc = odx_filter_in(field, &in))) return rc;
         for (;;) {
-            struct odx_fvalue v;
+            struct odx_value v;
             if ((rc = parse_value(p, &v))) { odx_filter_free(in); return rc; }
-            struct odx_fvalue *slot;
+            struct odx_value *slot;
             if ((rc = in_slot(in, &slot))) { value_free(&v); odx_filter_free(in); return rc; }
             *slot = v;
             in->nset++;
@@ -460,7 +460,7 @@ static int parse_primary(struct parser *p, odx_filter **out)
     else if (s[0] == '<') { op = ODX_FILTER_LT; p->pos += 1; }
     else if (s[0] == '>') { op = ODX_FILTER_GT; p->pos += 1; }
     else return perr(p, "expected an operator (=, !=, <, <=, >, >=, IN)");
-    struct odx_fvalue v;
+    struct odx_value v;
     if ((rc = parse_value(p, &v))) return rc;
     if (v.type == ODX_VALUE_BOOL && op != ODX_FILTER_EQ && op != ODX_FILTER_NE)
         return odx_error(ODX_EFILTER, "filter: booleans compare only with = and != (field '%s')", field);
@@ -539,7 +539,7 @@ int odx_filter_parse(const char *expr, odx_filter **out)
 
 /* ---- printer ---- */
 
-static int print_value(const struct odx_fvalue *v, char **b, size_t *len, size_t *cap)
+static int print_value(const struct odx_value *v, char **b, size_t *len, size_t *cap)
 {
     switch (v->type) {
     case ODX_VALUE_STRING: return odx_json_append_string(b, len, cap, v->v.str.s, v->v.str.len);

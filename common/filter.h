@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/meta.h"
 #include "omnidex.h"
 
 #define ODX_FILTER_MAX_DEPTH 64
@@ -14,22 +15,13 @@
 
 enum odx_filter_kind { ODX_FK_CMP = 1, ODX_FK_IN, ODX_FK_AND, ODX_FK_OR, ODX_FK_NOT };
 
-struct odx_fvalue {
-    odx_value_type type;
-    union {
-        struct { char *s; size_t len; } str;
-        int64_t i;
-        double f;
-        int b;
-    } v;
-};
 
 struct odx_filter {
     enum odx_filter_kind kind;
     char *field;             /* CMP, IN */
     odx_filter_op op;        /* CMP */
-    struct odx_fvalue val;   /* CMP */
-    struct odx_fvalue *set;  /* IN */
+    struct odx_value val;   /* CMP */
+    struct odx_value *set;  /* IN */
     size_t nset, capset;
     struct odx_filter *a, *b; /* AND, OR (a, b); NOT (a) */
 };

@@ -23,13 +23,19 @@ int odx_meta_new(odx_meta **out)
 static void entry_free(struct odx_meta_entry *e)
 {
     odx_free(e->key);
-    if (e->type == ODX_VALUE_STRING) odx_free(e->v.str.s);
+    if (e->val.type == ODX_VALUE_STRING) odx_free(e->val.v.str.s);
+}
+
+void odx_meta_clear(odx_meta *m)
+{
+    for (size_t i = 0; i < m->n; i++) entry_free(&m->e[i]);
+    m->n = 0;
 }
 
 void odx_meta_free(odx_meta *m)
 {
     if (!m) return;
-    for (size_t i = 0; i < m->n; i++) entry_free(&m->e[i]);
+    odx_meta_clear(m);
     odx_free(m->e);
     odx_free(m);
 }
@@ -62,8 +68,8 @@ static int slot(odx_meta *m, const char *key, struct odx_meta_entry **out)
     long i = odx_meta_find(m, key);
     if (i >= 0) {
         struct odx_meta_entry *e = &m->e[i];
-        if (e->type == ODX_VALUE_STRING) odx_free(e->v.str.s);
-        e->type = 0;
+        if (e->val.type == ODX_VALUE_STRING) odx_free(e->val.v.str.s);
+        e->val.type = 0;
         *out = e;
         return 0;
     }
@@ -84,7 +90,7 @@ static int slot(odx_meta *m, const char *key, struct odx_meta_entry **out)
 static void drop_last_if_untyped(odx_meta *m)
 {
     for (size_t i = 0; i < m->n; i++) {
-        if (m->e[i].type == 0) {
+        if (m->e[i].val.type == 0) {
             odx_free(m->e[i].key);
             memmove(&m->e[i], &m->e[i + 1], (m->n - i - 1) * sizeof *m->e);
             m->n--;
@@ -106,13 +112,13 @@ int odx_meta_set_string(odx_meta *m, const char *key, const char *val, size_t le
     struct odx_meta_entry *e;
     int rc = slot(m, key, &e);
     if (rc) return rc;
-    e->v.str.s = odx_strndup(val, len);
-    if (!e->v.str.s) {
+    e->val.v.str.s = odx_strndup(val, len);
+    if (!e->val.v.str.s) {
         drop_last_if_untyped(m);
         return odx_error(ODX_ENOMEM, "out of memory");
     }
-    e->v.str.len = len;
-    e->type = ODX_VALUE_STRING;
+    e->val.v.str.len = len;
+    e->val.type = ODX_VALUE_STRING;
     return 0;
 }
 
@@ -121,8 +127,8 @@ int odx_meta_set_int(odx_meta *m, const char *key, int64_t val)
     struct odx_meta_entry *e;
     int rc = slot(m, key, &e);
     if (rc) return rc;
-    e->type = ODX_VALUE_INT;
-    e->v.i = val;
+    e->val.type = ODX_VALUE_INT;
+    e->val.v.i = val;
     return 0;
 }
 
@@ -133,8 +139,8 @@ int odx_meta_set_float(odx_meta *m, const char *key, double val)
     struct odx_meta_entry *e;
     int rc = slot(m, key, &e);
     if (rc) return rc;
-    e->type = ODX_VALUE_FLOAT;
-    e->v.f = val == 0 ? 0.0 : val; /* -0.0 and 0.0 index alike */
+    e->val.type = ODX_VALUE_FLOAT;
+    e->val.v.f = val == 0 ? 0.0 : val; /* -0.0 and 0.0 index alike */
     return 0;
 }
 
@@ -143,31 +149,31 @@ int odx_meta_set_bool(odx_meta *m, const char *key, int val)
     struct odx_meta_entry *e;
     int rc = slot(m, key, &e);
     if (rc) return rc;
-    e->type = ODX_VALUE_BOOL;
-    e->v.b = val ? 1 : 0;
+    e->val.type = ODX_VALUE_BOOL;
+    e->val.v.b = val ? 1 : 0;
     return 0;
 }
 
 size_t odx_meta_count(const odx_meta *m) { return m ? m->n : 0; }
 const char *odx_meta_key(const odx_meta *m, size_t i) { return i < m->n ? m->e[i].key : NULL; }
-odx_value_type odx_meta_type(const odx_meta *m, size_t i) { return i < m->n ? m->e[i].type : 0; }
+odx_value_type odx_meta_type(const odx_meta *m, size_t i) { return i < m->n ? m->e[i].val.type : 0; }
 const char *odx_meta_string(const odx_meta *m, size_t i, size_t *len)
 {
-    if (i >= m->n || m->e[i].type != ODX_VALUE_STRING) return NULL;
-    if (len) *len = m->e[i].v.str.len;
-    return m->e[i].v.str.s;
+    if (i >= m->n || m->e[i].val.type != ODX_VALUE_STRING) return NULL;
+    if (len) *len = m->e[i].val.v.str.len;
+    return m->e[i].val.v.str.s;
 }
 int64_t odx_meta_int(const odx_meta *m, size_t i)
 {
-    return i < m->n && m->e[i].type == ODX_VALUE_INT ? m->e[i].v.i : 0;
+    return i < m->n && m->e[i].val.type == ODX_VALUE_INT ? m->e[i].val.v.i : 0;
 }
 double odx_meta_float(const odx_meta *m, size_t i)
 {
-    return i < m->n && m->e[i].type == ODX_VALUE_FLOAT ? m->e[i].v.f : 0.0;
+    return i < m->n && m->e[i].val.type == ODX_VALUE_FLOAT ? m->e[i].val.v.f : 0.0;
 }
 int odx_meta_bool(const odx_meta *m, size_t i)
 {
-    return i < m->n && m->e[i].type == ODX_VALUE_BOOL ? m->e[i].v.b : 0;
+    return i < m->n && m->e[i].val.type == ODX_VALUE_BOOL ? m->e[i].val.v.b : 0;
 }
 
 int odx_meta_copy(odx_meta *dst, const odx_meta *src)
@@ -175,11 +181,11 @@ int odx_meta_copy(odx_meta *dst, const odx_meta *src)
     for (size_t i = 0; i < src->n; i++) {
         const struct odx_meta_entry *e = &src->e[i];
         int rc = 0;
-        switch (e->type) {
-        case ODX_VALUE_STRING: rc = odx_meta_set_string(dst, e->key, e->v.str.s, e->v.str.len); break;
-        case ODX_VALUE_INT: rc = odx_meta_set_int(dst, e->key, e->v.i); break;
-        case ODX_VALUE_FLOAT: rc = odx_meta_set_float(dst, e->key, e->v.f); break;
-        case ODX_VALUE_BOOL: rc = odx_meta_set_bool(dst, e->key, e->v.b); break;
+        switch (e->val.type) {
+        case ODX_VALUE_STRING: rc = odx_meta_set_string(dst, e->key, e->val.v.str.s, e->val.v.str.len); break;
+        case ODX_VALUE_INT: rc = odx_meta_set_int(dst, e->key, e->val.v.i); break;
+        case ODX_VALUE_FLOAT: rc = odx_meta_set_float(dst, e->key, e->val.v.f); break;
+        case ODX_VALUE_BOOL: rc = odx_meta_set_bool(dst, e->key, e->val.v.b); break;
         }
         if (rc) return rc;
     }
@@ -236,18 +242,18 @@ int odx_meta_to_json(const odx_meta *m, char **json)
         if (!rc) rc = odx_json_append_string(&b, &len, &cap, e->key, strlen(e->key));
         if (!rc) rc = odx_buf_append(&b, &len, &cap, ":", 1);
         if (rc) break;
-        switch (e->type) {
-        case ODX_VALUE_STRING: rc = odx_json_append_string(&b, &len, &cap, e->v.str.s, e->v.str.len); break;
-        case ODX_VALUE_INT: rc = odx_buf_printf(&b, &len, &cap, "%lld", (long long)e->v.i); break;
+        switch (e->val.type) {
+        case ODX_VALUE_STRING: rc = odx_json_append_string(&b, &len, &cap, e->val.v.str.s, e->val.v.str.len); break;
+        case ODX_VALUE_INT: rc = odx_buf_printf(&b, &len, &cap, "%lld", (long long)e->val.v.i); break;
         case ODX_VALUE_FLOAT: {
             /* Always print a float so it reads back as a float. */
             char t[64];
-            snprintf(t, sizeof t, "%.17g", e->v.f);
+            snprintf(t, sizeof t, "%.17g", e->val.v.f);
             if (!strpbrk(t, ".eEn")) strncat(t, ".0", sizeof t - strlen(t) - 1);
             rc = odx_buf_append(&b, &len, &cap, t, strlen(t));
             break;
         }
-        case ODX_VALUE_BOOL: rc = odx_buf_printf(&b, &len, &cap, "%s", e->v.b ? "true" : "false"); break;
+        case ODX_VALUE_BOOL: rc = odx_buf_printf(&b, &len, &cap, "%s", e->val.v.b ? "true" : "false"); break;
         }
     }
     if (!rc) rc = odx_buf_append(&b, &len, &cap, "}", 1);
@@ -268,28 +274,28 @@ int odx_meta_encode(const odx_meta *m, unsigned char **buf, size_t *len, size_t 
     int rc = put(buf, len, cap, h, 2);
     for (size_t i = 0; !rc && i < n; i++) {
         const struct odx_meta_entry *e = &m->e[i];
-        unsigned char kl = (unsigned char)strlen(e->key), t = (unsigned char)e->type;
+        unsigned char kl = (unsigned char)strlen(e->key), t = (unsigned char)e->val.type;
         rc = put(buf, len, cap, &kl, 1);
         if (!rc) rc = put(buf, len, cap, e->key, kl);
         if (!rc) rc = put(buf, len, cap, &t, 1);
         if (rc) break;
         unsigned char v[8];
-        switch (e->type) {
+        switch (e->val.type) {
         case ODX_VALUE_STRING:
-            v[0] = (unsigned char)(e->v.str.len >> 8);
-            v[1] = (unsigned char)e->v.str.len;
+            v[0] = (unsigned char)(e->val.v.str.len >> 8);
+            v[1] = (unsigned char)e->val.v.str.len;
             rc = put(buf, len, cap, v, 2);
-            if (!rc) rc = put(buf, len, cap, e->v.str.s, e->v.str.len);
+            if (!rc) rc = put(buf, len, cap, e->val.v.str.s, e->val.v.str.len);
             break;
-        case ODX_VALUE_INT: odx_put_be64(v, (uint64_t)e->v.i); rc = put(buf, len, cap, v, 8); break;
+        case ODX_VALUE_INT: odx_put_be64(v, (uint64_t)e->val.v.i); rc = put(buf, len, cap, v, 8); break;
         case ODX_VALUE_FLOAT: {
             uint64_t bits;
-            memcpy(&bits, &e->v.f, 8);
+            memcpy(&bits, &e->val.v.f, 8);
             odx_put_be64(v, bits);
             rc = put(buf, len, cap, v, 8);
             break;
         }
-        case ODX_VALUE_BOOL: v[0] = (unsigned char)e->v.b; rc = put(buf, len, cap, v, 1); break;
+        case ODX_VALUE_BOOL: v[0] = (unsigned char)e->val.v.b; rc = put(buf, len, cap, v, 1); break;
         }
     }
     return rc;

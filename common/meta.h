@@ -11,8 +11,8 @@
 #define ODX_META_MAX_STRING 400
 #define ODX_META_MAX_FIELDS 256
 
-struct odx_meta_entry {
-    char *key;
+/* A typed value: metadata values and filter literals alike. */
+struct odx_value {
     odx_value_type type;
     union {
         struct { char *s; size_t len; } str;
@@ -22,6 +22,11 @@ struct odx_meta_entry {
     } v;
 };
 
+struct odx_meta_entry {
+    char *key;
+    struct odx_value val;
+};
+
 struct odx_meta {
     struct odx_meta_entry *e;
     size_t n, cap;
@@ -29,6 +34,8 @@ struct odx_meta {
 
 /* 1 if key is a valid user metadata key. */
 int odx_meta_key_valid(const char *key, size_t len);
+/* Frees every entry, leaving an empty set. */
+void odx_meta_clear(odx_meta *m);
 /* Deep copy (dst must be empty). */
 int odx_meta_copy(odx_meta *dst, const odx_meta *src);
 /* Binary encoding: appends to a growing buffer; decode validates bounds. */

@@ -92,10 +92,7 @@ static int remove_existing(MDB_txn *txn, odx_coll *c, odx_coll_desc *d, struct o
     uint64_t seq = old.seq;
     odx_modality mod = old.modality;
     if (!rc) rc = odx_fields_del(txn, c->dbis.fields, seq, mod, &m);
-    for (size_t i = 0; i < m.n; i++) {
-        odx_free(m.e[i].key);
-        if (m.e[i].type == ODX_VALUE_STRING) odx_free(m.e[i].v.str.s);
-    }
+    odx_meta_clear(&m);
     odx_free(m.e);
     if (!rc) rc = odx_seq_del(txn, c->dbis.seqs, seq);
     if (!rc) rc = odx_log_append(txn, c->dbis.log, ++d->lsn, ODX_LOG_DEL, seq);

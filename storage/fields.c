@@ -80,11 +80,11 @@ static int fields_apply(MDB_txn *txn, MDB_dbi fields, uint64_t seq, odx_modality
     int rc = entry_op(txn, fields, seq, "@modality", ODX_VALUE_INT, &mi, 0, del);
     for (size_t i = 0; !rc && m && i < m->n; i++) {
         const struct odx_meta_entry *e = &m->e[i];
-        const void *v = e->type == ODX_VALUE_STRING ? (const void *)e->v.str.s
-                        : e->type == ODX_VALUE_INT  ? (const void *)&e->v.i
-                        : e->type == ODX_VALUE_FLOAT ? (const void *)&e->v.f
-                                                     : (const void *)&e->v.b;
-        rc = entry_op(txn, fields, seq, e->key, e->type, v, e->type == ODX_VALUE_STRING ? e->v.str.len : 0, del);
+        const void *v = e->val.type == ODX_VALUE_STRING ? (const void *)e->val.v.str.s
+                        : e->val.type == ODX_VALUE_INT  ? (const void *)&e->val.v.i
+                        : e->val.type == ODX_VALUE_FLOAT ? (const void *)&e->val.v.f
+                                                     : (const void *)&e->val.v.b;
+        rc = entry_op(txn, fields, seq, e->key, e->val.type, v, e->val.type == ODX_VALUE_STRING ? e->val.v.str.len : 0, del);
     }
     return rc;
 }
@@ -105,7 +105,7 @@ int odx_fields_del(MDB_txn *txn, MDB_dbi fields, uint64_t seq, odx_modality mod,
  * compare across int and float; 2 means "not comparable". */
 static int cmp_num(long double a, long double b) { return a < b ? -1 : a > b ? 1 : 0; }
 
-static int compare(char tag, const unsigned char *v, size_t vlen, const struct odx_fvalue *lit)
+static int compare(char tag, const unsigned char *v, size_t vlen, const struct odx_value *lit)
 {
     switch (tag) {
     case 'i': {
@@ -151,7 +151,7 @@ static int op_holds(odx_filter_op op, int c)
  * seqs whose value satisfies `value op lit`. The walk stops once values pass
  * the literal for EQ/LT/LE. */
 static int scan_domain(MDB_cursor *cur, const char *field, char tag, odx_filter_op op,
-                       const struct odx_fvalue *lit, odx_bitmap *out)
+                       const struct odx_value *lit, odx_bitmap *out)
 {
     unsigned char k[KEY_MAX];
     size_t plen = key_prefix(k, field, tag), klen = plen;
@@ -195,7 +195,7 @@ static int scan_domain(MDB_cursor *cur, const char *field, char tag, odx_filter_
     return 0;
 }
 
-static int eval_cmp(MDB_cursor *cur, const char *field, odx_filter_op op, const struct odx_fvalue *lit,
+static int eval_cmp(MDB_cursor *cur, const char *field, odx_filter_op op, const struct odx_value *lit,
                     odx_bitmap *out)
 {
     static const char num_tags[] = {'i', 'f'};
