@@ -110,6 +110,9 @@ typedef struct odx_db odx_db;
 int odx_db_open(const char *path, unsigned flags, odx_db **out);
 /* Waits for background work, checkpoints dirty indexes, closes. */
 void odx_db_close(odx_db *db);
+/* Write requests served and LMDB write transactions committed for them since
+ * open: requests / transactions is the group-commit factor. */
+void odx_db_write_stats(odx_db *db, uint64_t *requests, uint64_t *transactions);
 
 /* ---- collections ------------------------------------------------------- */
 

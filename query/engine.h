@@ -66,6 +66,7 @@ struct odx_db {
     pthread_cond_t qcv;
     struct odx_wreq *qhead, *qtail;
     int leader;
+    uint64_t stat_requests, stat_txns; /* under qmu */
     /* embedding spaces, opened on first use (embed.c) */
     pthread_mutex_t spmu;
     struct odx_space *spaces[16];

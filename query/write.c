@@ -290,6 +290,8 @@ static int submit(odx_db *db, struct odx_wreq *r)
         run_group(db, group, n);
         pthread_mutex_unlock(&db->wmu);
         pthread_mutex_lock(&db->qmu);
+        db->stat_requests += n;
+        db->stat_txns++;
         for (size_t i = 0; i < n; i++) group[i]->done = 1;
         db->leader = 0;
         pthread_cond_broadcast(&db->qcv);
@@ -300,6 +302,14 @@ static int submit(odx_db *db, struct odx_wreq *r)
     odx_free(r->vecs);
     odx_free(r->dead);
     return rc;
+}
+
+void odx_db_write_stats(odx_db *db, uint64_t *requests, uint64_t *transactions)
+{
+    pthread_mutex_lock(&db->qmu);
+    if (requests) *requests = db->stat_requests;
+    if (transactions) *transactions = db->stat_txns;
+    pthread_mutex_unlock(&db->qmu);
 }
 
 int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b)

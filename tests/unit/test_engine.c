@@ -605,6 +605,12 @@ static void test_concurrency_and_growth(void)
         errors += wa[t].errors;
     }
     CHECK(errors == 0, "%d errors under concurrency: %s", errors, odx_last_error());
+    uint64_t reqs, txns;
+    odx_db_write_stats(db, &reqs, &txns);
+    printf("# group commit: %llu write requests in %llu transactions\n", (unsigned long long)reqs,
+           (unsigned long long)txns);
+    CHECK(reqs == 800 && txns < reqs, "no group commit: %llu requests, %llu transactions", (unsigned long long)reqs,
+          (unsigned long long)txns);
     odx_collection_info *info;
     REQUIRE_OK(odx_collection_describe(db, "cc", &info));
     CHECK(odx_info_count(info) == 8000, "count %llu", (unsigned long long)odx_info_count(info));
