@@ -459,20 +459,27 @@ out:
 
 static grpc_status_code embed(rpc_call *c, const ProtobufCMessage *m, ProtobufCMessage **resp)
 {
-    (void)resp;
     const Omnidex__V1__EmbedRequest *r = (const void *)m;
-    const char *what;
     odx_modality mod = ODX_MODALITY_TEXT;
+    const void *data = NULL;
+    size_t len = 0;
+    const char *uri = NULL;
     if (r->input_case == OMNIDEX__V1__EMBED_REQUEST__INPUT_TEXT) {
-        what = "text";
+        data = r->text;
+        len = strlen(r->text);
     } else if (r->input_case == OMNIDEX__V1__EMBED_REQUEST__INPUT_MEDIA) {
         int rc = rpc_modality_from_proto(r->media->modality, &mod);
         if (rc) return rpc_fail_odx(c, rc, "media");
         if (mod == ODX_MODALITY_VECTOR || mod == ODX_MODALITY_TEXT)
             return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "media modality must be IMAGE, AUDIO, VIDEO or MESH");
-        if (r->media->source_case == OMNIDEX__V1__MEDIA__SOURCE__NOT_SET)
+        if (r->media->source_case == OMNIDEX__V1__MEDIA__SOURCE_DATA) {
+            data = r->media->data.data;
+            len = r->media->data.len;
+        } else if (r->media->source_case == OMNIDEX__V1__MEDIA__SOURCE_URI) {
+            uri = r->media->uri;
+        } else {
             return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "media has neither data nor uri");
-        what = odx_modality_name(mod);
+        }
     } else {
         return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "nothing to embed (set text or media)");
     }
@@ -486,20 +493,58 @@ static grpc_status_code embed(rpc_call *c, const ProtobufCMessage *m, ProtobufCM
         if (!ci->space[0])
             return rpc_fail(c, GRPC_STATUS_FAILED_PRECONDITION,
                             "collection '%.128s' is a plain vector collection: it has no space to embed %s into",
-                            r->collection, what);
+                            r->collection, odx_modality_name(mod));
         space = ci->space;
     }
-    /* This build has no encoders: the API has no embedding entry point yet
-     * (docs/rpc.md, requests for the lead). */
-    return rpc_fail(c, GRPC_STATUS_FAILED_PRECONDITION,
-                    "no %s encoder for space '%.128s' in this build: encoders are not available yet", what, space);
+    float *vec = NULL;
+    int dim = 0;
+    int rc = odx_embed(rpc_call_db(c), space, mod, data, len, uri, &vec, &dim);
+    if (rc) return rpc_fail_odx(c, rc, NULL);
+    if (rpc_defer(c, free_plain, vec)) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    REPLY(Omnidex__V1__EmbedResponse, omnidex__v1__embed_response__init, out);
+    REPLY(Omnidex__V1__Vector, omnidex__v1__vector__init, v);
+    v->n_values = (size_t)dim;
+    v->values = vec;
+    out->vector = v;
+    out->space = (char *)space;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
 }
 
 static grpc_status_code list_models(rpc_call *c, const ProtobufCMessage *m, ProtobufCMessage **resp)
 {
     (void)m;
-    /* No space registry in the embedded API yet: the list is empty. */
+    char **names;
+    size_t n;
+    int rc = odx_space_list(&names, &n);
+    if (rc) return rpc_fail_odx(c, rc, NULL);
+    if (rpc_defer(c, free_plain, names)) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     REPLY(Omnidex__V1__ListModelsResponse, omnidex__v1__list_models_response__init, out);
+    Omnidex__V1__Model **mp = rpc_alloc(c, (n ? n : 1) * sizeof *mp);
+    Omnidex__V1__Model *md = rpc_alloc(c, (n ? n : 1) * sizeof *md);
+    Omnidex__V1__Modality *mods = rpc_alloc(c, (n ? n : 1) * ODX_MODALITY_COUNT * sizeof *mods);
+    if (!mp || !md || !mods) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int dim = 0;
+        unsigned mask = 0;
+        /* A space that fails to load is listed without dim/modalities; its
+         * error shows when it is used (Embed, collection create). */
+        if (odx_space_info(rpc_call_db(c), names[i], &dim, &mask) != 0) {
+            dim = 0;
+            mask = 0;
+        }
+        omnidex__v1__model__init(&md[k]);
+        md[k].space = names[i];
+        md[k].dim = dim > 0 ? (uint32_t)dim : 0;
+        md[k].modalities = mods + k * ODX_MODALITY_COUNT;
+        for (int b = 0; b < ODX_MODALITY_COUNT; b++)
+            if (mask & (1u << b)) md[k].modalities[md[k].n_modalities++] = rpc_modality_to_proto((odx_modality)b);
+        mp[k] = &md[k];
+        k++;
+    }
+    out->n_models = k;
+    out->models = mp;
     *resp = &out->base;
     return GRPC_STATUS_OK;
 }

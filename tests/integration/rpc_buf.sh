@@ -17,7 +17,8 @@ trap cleanup EXIT
 
 start() { # start NAME ARGS... -> sets port_NAME
   local name=$1; shift
-  "$bin" serve --data "$tmp/$name" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  mkdir -p "$tmp/models"   # no spaces installed
+  OMNIDEX_MODELS="$tmp/models" "$bin" serve --data "$tmp/$name" --listen 127.0.0.1:0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   pids+=($!); eval "pid_$name=$!"
   for _ in $(seq 100); do grep -q "listening on" "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
   eval "port_$name=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$tmp/$name.out")"

@@ -67,9 +67,12 @@ def gen_stubs():
 class Server:
     """An `omnidex serve` child process on a free port."""
 
-    def __init__(self, *args, data=None):
+    def __init__(self, *args, data=None, models=None):
         self.data = data or tempfile.mkdtemp(prefix="odx-rpc-")
         self.args = list(args)
+        # spaces come from OMNIDEX_MODELS: an empty directory unless a test
+        # installs one, so results never depend on ~/.omnidex/models
+        self.models = models or tempfile.mkdtemp(prefix="odx-models-")
         self.proc = None
         self.port = None
         self.errlog = os.path.join(self.data, "..", os.path.basename(self.data) + ".stderr")
@@ -77,7 +80,8 @@ class Server:
     def start(self, timeout=30):
         cmd = [BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:0"] + self.args
         self.err = open(self.errlog, "w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, text=True)
+        env = dict(os.environ, OMNIDEX_MODELS=self.models)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.err, text=True, env=env)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             self.proc.wait(timeout=5)

@@ -32,8 +32,9 @@ const S = grpc.status;
 function startServer(extra) {
   return new Promise((resolve, reject) => {
     const data = fs.mkdtempSync(path.join(os.tmpdir(), 'odx-node-'));
+    const models = fs.mkdtempSync(path.join(os.tmpdir(), 'odx-node-models-')); // no spaces installed
     const p = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...extra],
-                    { stdio: ['ignore', 'pipe', 'inherit'] });
+                    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMNIDEX_MODELS: models } });
     let buf = '';
     p.stdout.on('data', (d) => {
       buf += d;

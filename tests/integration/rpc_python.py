@@ -235,8 +235,8 @@ def run(srv):
     code, det = code_of(lambda: st.Get(pb.GetRequest(collection="pts", id="x1"), timeout=10))
     ok(code == SC.NOT_FOUND, "a failed Upsert wrote nothing", code)
     code, det = code_of(lambda: st.Embed(pb.EmbedRequest(space="omni-tiny", text="hi"), timeout=10))
-    ok(code == SC.FAILED_PRECONDITION and "encoder" in det, "Embed -> FAILED_PRECONDITION naming the encoder",
-       (code, det))
+    ok(code == SC.FAILED_PRECONDITION and "omni-tiny" in det,
+       "Embed into a space that is not installed -> FAILED_PRECONDITION naming it", (code, det))
     code, det = code_of(lambda: st.Embed(pb.EmbedRequest(text="hi"), timeout=10))
     ok(code == SC.INVALID_ARGUMENT, "Embed without a space -> INVALID_ARGUMENT", (code, det))
     code, det = code_of(lambda: st.Embed(pb.EmbedRequest(collection="pts", text="hi"), timeout=10))

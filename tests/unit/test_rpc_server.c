@@ -256,6 +256,10 @@ int main(void)
     RUN(test_status_mapping);
     RUN(test_wire_depth);
     if (!mkdtemp(tmpdir)) return 1;
+    /* no spaces installed: Embed must answer FAILED_PRECONDITION */
+    char models[96];
+    snprintf(models, sizeof models, "%s/models", tmpdir);
+    setenv("OMNIDEX_MODELS", models, 1);
     if (odx_db_open(tmpdir, ODX_OPEN_CREATE, &db) != 0) {
         printf("not ok - open %s: %s\n", tmpdir, odx_last_error());
         return 1;
