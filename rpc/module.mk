@@ -75,3 +75,4 @@ build/bench/e2e_bench: bench/e2e/e2e_bench.c build/rel/libomnidex.a $(RPC_GEN_H)
 bench-e2e: build/bench/e2e_bench
 	bench/e2e/run.sh build/bench/e2e_bench $(E2E_ARGS)
 BENCH_TARGETS += bench-e2e
+TEST_SCRIPTS += tests/integration/rpc_multimodal.py
