@@ -9,7 +9,7 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/media/image_preprocess.c encoders/space.c
 TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
              tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c \
-             tests/unit/test_enc_fuzz.c
+             tests/unit/test_enc_fuzz.c tests/unit/test_enc_model.c
 TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
                 tests/integration/enc_image_parity.py tests/integration/enc_space.py \
                 tests/integration/enc_hub.py
