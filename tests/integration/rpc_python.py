@@ -325,6 +325,26 @@ def run(srv):
         ach.close()
         ok(asrv.stop() == 0, "auth server exits 0 on SIGTERM")
 
+    # ---- --max-message-mb -------------------------------------------------------------
+    with Server("--max-message-mb", "1") as msrv:
+        mch = grpc.insecure_channel(msrv.addr, options=[("grpc.max_send_message_length", 8 << 20)])
+        mst = pbg.OmnidexStub(mch)
+        mst.CreateCollection(pb.CreateCollectionRequest(name="m", dim=1024), timeout=30)
+        small = [pb.Item(id="a%d" % i, vector=vec([0.5] * 1024)) for i in range(100)]   # ~0.4 MiB
+        code, det = code_of(lambda: mst.Upsert(pb.UpsertRequest(collection="m", items=small), timeout=30))
+        ok(code == SC.OK, "--max-message-mb 1: a 0.4 MiB request is served", (code, det))
+        large = [pb.Item(id="b%d" % i, vector=vec([0.5] * 1024)) for i in range(400)]   # ~1.6 MiB
+        code, det = code_of(lambda: mst.Upsert(pb.UpsertRequest(collection="m", items=large), timeout=30))
+        ok(code == SC.RESOURCE_EXHAUSTED, "--max-message-mb 1: a 1.6 MiB request -> RESOURCE_EXHAUSTED", (code, det))
+        mch.close()
+        ok(msrv.stop() == 0, "max-message server exits 0")
+    bad = Server("--max-message-mb", "0")
+    try:
+        bad.start()
+        ok(False, "--max-message-mb 0 is refused")
+    except RuntimeError as e:
+        ok(bad.proc.returncode == 2 and "max-message-mb" in str(e), "--max-message-mb 0 is refused with usage", e)
+
     # ---- graceful shutdown with a Watch stream --------------------------------------
     wch = grpc.insecure_channel(srv.addr)
     watch = health_pb2_grpc.HealthStub(wch).Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
