@@ -9,7 +9,8 @@
  *             [--workers 4] [--clients 1,4,16] [--data DIR]
  *
  * Prints a markdown table (QPS, p50, p99 per mode and client count) and the
- * p50 overhead of gRPC over in-process. */
+ * p50 overhead of gRPC over in-process, then the RPC floor: the same clients
+ * calling grpc.health.v1.Health/Check, which does no work. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -128,7 +129,11 @@ static void *run_worker(void *arg)
         const float *q = queries + (size_t)(qi++ % NQ) * DIM;
         double t0 = now();
         int rc;
-        if (w->grpc) {
+        if (w->grpc == 2) {
+            int serving = 0;
+            rc = odx_rpc_health_check(cl, "", &serving);
+            if (rc == 0 && !serving) rc = -1;
+        } else if (w->grpc) {
             Omnidex__V1__SearchResponse *resp = NULL;
             vec.values = (float *)q;
             rc = odx_rpc_search(cl, &req, &resp);
@@ -294,6 +299,16 @@ int main(int argc, char **argv)
         errors += in.errors + g.errors;
         printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d |\n", CLIENTS[c], in.qps, in.p50, in.p99,
                g.qps, g.p50, g.p99, g.p50 - in.p50, in.errors + g.errors);
+        fflush(stdout);
+    }
+    /* The transport alone: grpc.health.v1.Health/Check, which does no work,
+     * through the same client and server. */
+    printf("\nRPC floor (Health/Check, no search, same client and server):\n\n");
+    printf("| clients | calls/s | p50 us | p99 us | errors |\n|---:|---:|---:|---:|---:|\n");
+    for (int c = 0; c < NCLIENTS; c++) {
+        struct result h = measure(2, CLIENTS[c]);
+        errors += h.errors;
+        printf("| %d | %.0f | %.0f | %.0f | %d |\n", CLIENTS[c], h.qps, h.p50, h.p99, h.errors);
         fflush(stdout);
     }
     odx_rpc_server_stop(srv);
