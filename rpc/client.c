@@ -17,8 +17,16 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "rpc/internal.h"
 
+#define CLIENT_METHODS 24
+
 struct odx_rpc_client {
     grpc_channel *ch;
+    /* methods registered with the channel (saves a path lookup per call) */
+    struct {
+        char *path; /* a copy */
+        void *handle;
+    } methods[CLIENT_METHODS];
+    int nmethods;
     grpc_completion_queue *cq;
     grpc_metadata auth;
     int has_auth;
@@ -101,6 +109,7 @@ void odx_rpc_client_close(odx_rpc_client *c)
     }
     grpc_completion_queue_destroy(c->cq);
     if (c->has_auth) grpc_slice_unref(c->auth.value);
+    for (int i = 0; i < c->nmethods; i++) odx_free(c->methods[i].path);
     odx_free(c);
     grpc_shutdown();
 }
@@ -180,11 +189,33 @@ static int unpack(odx_rpc_client *c, grpc_byte_buffer *bb, const ProtobufCMessag
     return 0;
 }
 
+/* A call on the channel; methods with a static path are registered once. */
+static grpc_call *new_call(odx_rpc_client *c, const char *method)
+{
+    for (int i = 0; i < c->nmethods; i++)
+        if (strcmp(c->methods[i].path, method) == 0)
+            return grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                       c->methods[i].handle, deadline(c), NULL);
+    if (c->nmethods < CLIENT_METHODS) {
+        char *path = odx_strdup(method);
+        void *h = path ? grpc_channel_register_call(c->ch, path, NULL, NULL) : NULL;
+        if (!h) odx_free(path);
+        if (h) {
+            c->methods[c->nmethods].path = path;
+            c->methods[c->nmethods].handle = h;
+            c->nmethods++;
+            return grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq, h,
+                                                       deadline(c), NULL);
+        }
+    }
+    return grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                    grpc_slice_from_copied_string(method), NULL, deadline(c), NULL);
+}
+
 int odx_rpc_client_call(odx_rpc_client *c, const char *method, const ProtobufCMessage *req,
                         const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
-    grpc_call *call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                               grpc_slice_from_static_string(method), NULL, deadline(c), NULL);
+    grpc_call *call = new_call(c, method);
     if (!call) return odx_error(ODX_EINTERNAL, "cannot create a call to %s", method);
     grpc_byte_buffer *send = pack(req), *recv = NULL;
     grpc_metadata_array initial, trailing;
@@ -285,9 +316,7 @@ int odx_rpc_upsert_stream_begin(odx_rpc_client *c, odx_rpc_stream **out)
     odx_rpc_stream *s = odx_calloc(1, sizeof *s);
     if (!s) return odx_error(ODX_ENOMEM, "out of memory");
     s->c = c;
-    s->call = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                       grpc_slice_from_static_string("/omnidex.v1.Omnidex/UpsertStream"), NULL,
-                                       deadline(c), NULL);
+    s->call = new_call(c, "/omnidex.v1.Omnidex/UpsertStream");
     if (!s->call) {
         odx_free(s);
         return odx_error(ODX_EINTERNAL, "cannot create the UpsertStream call");
