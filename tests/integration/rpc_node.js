@@ -97,20 +97,19 @@ async function main() {
       id: `k${lo + j}`, vector: { values: v },
       metadata: { shard: { int_value: (lo + j) % 10 }, tag: { string_value: (lo + j) % 2 ? 'odd' : 'even' } },
     }));
+    // Upsert the first 100, then UpsertStream all 10,000 (the first 100 are replaced)
     r = await call(cl, 'Upsert', { collection: 'n1', items: items(0, 100) });
     ok(r.code === S.OK && Number(r.resp.upserted) === 100, 'node: Upsert 100', r);
-
-    // UpsertStream of the remaining 9,900 in 99 messages
     r = await new Promise((resolve) => {
       const st = cl.UpsertStream(new grpc.Metadata(), { deadline: Date.now() + 120000 }, (err, resp) =>
         resolve(err ? { code: err.code, details: err.details } : { code: S.OK, resp }));
-      for (let b = 1; b < 100; b++) st.write({ collection: b === 1 ? 'n1' : '', items: items(b * 100, b * 100 + 100) });
+      for (let b = 0; b < 100; b++) st.write({ collection: b === 0 ? 'n1' : '', items: items(b * 100, b * 100 + 100) });
       st.end();
     });
-    ok(r.code === S.OK && Number(r.resp.upserted) === 9900 && Number(r.resp.messages) === 99,
-       'node: UpsertStream 9,900 vectors in 99 messages', r);
+    ok(r.code === S.OK && Number(r.resp.upserted) === 10000 && Number(r.resp.messages) === 100,
+       'node: UpsertStream of 10,000 vectors in 100 messages', r);
     r = await call(cl, 'DescribeCollection', { name: 'n1' });
-    ok(r.code === S.OK && Number(r.resp.collection.count) === 10000, 'node: 10,000 items counted', r);
+    ok(r.code === S.OK && Number(r.resp.collection.count) === 10000, 'node: 10,000 items counted (upsert replaced)', r);
 
     r = await call(cl, 'Get', { collection: 'n1', id: 'k77' });
     ok(r.code === S.OK && r.resp.item.vector.values.every((x, i) => Math.abs(x - V[77][i]) < 1e-5) &&
