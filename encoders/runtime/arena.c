@@ -60,6 +60,20 @@ float *odx_arena_floats(odx_arena *a, size_t n)
     return odx_arena_alloc(a, n * sizeof(float));
 }
 
+odx_arena_mark_t odx_arena_mark(const odx_arena *a)
+{
+    odx_arena_mark_t m = {a->head, a->head ? a->head->used : 0, a->used};
+    return m;
+}
+
+void odx_arena_release(odx_arena *a, odx_arena_mark_t m)
+{
+    if (!m.block || a->head != m.block) return;
+    if (a->used > a->high_water) a->high_water = a->used; /* the peak still counts */
+    a->head->used = m.block_used;
+    a->used = m.used;
+}
+
 void odx_arena_reset(odx_arena *a)
 {
     if (a->used > a->high_water) a->high_water = a->used;

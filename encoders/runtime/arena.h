@@ -18,6 +18,14 @@ void odx_arena_init(odx_arena *a);
 /* 64-byte aligned memory, or NULL (the caller reports ODX_ENOMEM). */
 void *odx_arena_alloc(odx_arena *a, size_t bytes);
 float *odx_arena_floats(odx_arena *a, size_t n);
+/* Scratch inside a pass: odx_arena_mark() then odx_arena_release(mark)
+ * gives back everything allocated in between, when it all came from the
+ * block that was current at the mark (otherwise the memory stays until the
+ * reset, which is still correct). */
+typedef struct odx_arena_mark { odx_arena_block *block; size_t block_used, used; } odx_arena_mark_t;
+odx_arena_mark_t odx_arena_mark(const odx_arena *a);
+void odx_arena_release(odx_arena *a, odx_arena_mark_t m);
+
 /* Frees everything allocated since the last reset; coalesces the blocks into
  * one of the high-water size for the next pass. */
 void odx_arena_reset(odx_arena *a);

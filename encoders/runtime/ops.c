@@ -155,6 +155,7 @@ int odx_op_attention(const float *qkv, const int *seq_off, int nseq, int heads,
     for (int s = 0; s < nseq; s++)
         if (seq_off[s + 1] - seq_off[s] > tmax) tmax = seq_off[s + 1] - seq_off[s];
     int nth = odx_op_threads();
+    odx_arena_mark_t mark = odx_arena_mark(arena);
     float *scratch = odx_arena_floats(arena, (size_t)nth * tmax * tmax);
     if (!scratch) return odx_error(ODX_ENOMEM, "attention: out of memory for %d x %d scores", tmax, tmax);
     float scale = 1.0f / sqrtf((float)head_dim);
@@ -167,6 +168,7 @@ int odx_op_attention(const float *qkv, const int *seq_off, int nseq, int heads,
         attend_one(qkv + (size_t)off * ld + (size_t)h * head_dim, ld, t, head_dim, causal, scale, sc,
                    out + (size_t)off * width + (size_t)h * head_dim, width);
     }
+    odx_arena_release(arena, mark);
     return 0;
 }
 
@@ -177,6 +179,7 @@ int odx_op_attention_rows(const float *qkv, const int *seq_off, const int *qrow,
     for (int s = 0; s < nseq; s++)
         if (seq_off[s + 1] - seq_off[s] > tmax) tmax = seq_off[s + 1] - seq_off[s];
     int nth = odx_op_threads();
+    odx_arena_mark_t mark = odx_arena_mark(arena);
     float *scratch = odx_arena_floats(arena, (size_t)nth * tmax);
     if (!scratch) return odx_error(ODX_ENOMEM, "attention: out of memory");
     float scale = 1.0f / sqrtf((float)head_dim);
@@ -193,5 +196,6 @@ int odx_op_attention_rows(const float *qkv, const int *seq_off, const int *qrow,
         cblas_sgemv(CblasRowMajor, CblasTrans, t, head_dim, 1.0f, base + 2 * width, ld, sc, 1, 0.0f,
                     out + (size_t)s * width + (size_t)h * head_dim, 1);
     }
+    odx_arena_release(arena, mark);
     return 0;
 }

@@ -163,6 +163,14 @@ static void test_arena(void)
     char *p4 = odx_arena_alloc(&a, 10);
     CHECK(p3 && p4 && p4 > p3, "one coalesced block after reset");
     odx_arena_free(&a);
+    odx_arena_init(&a);
+    REQUIRE(odx_arena_alloc(&a, 100) != NULL, "alloc");
+    odx_arena_mark_t m = odx_arena_mark(&a);
+    char *p5 = odx_arena_alloc(&a, 1000);
+    odx_arena_release(&a, m);
+    char *p6 = odx_arena_alloc(&a, 1000);
+    CHECK(p5 && p5 == p6, "release gives the scratch back");
+    odx_arena_free(&a);
 }
 
 int main(void)
