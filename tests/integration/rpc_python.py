@@ -172,6 +172,9 @@ def run(srv):
     r2 = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=20,
                                     filter=pb.Filter(expr='label IN ("a","c") AND NOT price >= 1050')), timeout=10)
     ok([h.id for h in r2.hits] == ref, "Search with the same filter as an expression agrees", [h.id for h in r2.hits])
+    r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=10), timeout=10,
+                  compression=grpc.Compression.Gzip)
+    ok(set(h.id for h in r.hits) == set(brute(q, 10)), "Search with a gzip-compressed request", [h.id for h in r.hits])
     r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(item_id="u7")], k=3), timeout=10)
     ok(r.hits and r.hits[0].id == "u7", "Search by item_id: the item is its own nearest", [h.id for h in r.hits])
     r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=5,
