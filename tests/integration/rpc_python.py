@@ -348,6 +348,27 @@ def run(srv):
     except RuntimeError as e:
         ok(bad.proc.returncode == 2 and "max-message-mb" in str(e), "--max-message-mb 0 is refused with usage", e)
 
+    # ---- the drain bound: a stream that outlives it is cancelled at 10 s -------------
+    with Server() as dsrv:
+        dch = grpc.insecure_channel(dsrv.addr)
+        dst = pbg.OmnidexStub(dch)
+        dst.CreateCollection(pb.CreateCollectionRequest(name="d", dim=DIM), timeout=30)
+
+        def endless():
+            for b in range(120):
+                yield pb.UpsertRequest(collection="d", items=[item("e%d" % b, big[b])])
+                time.sleep(0.25)
+        fut = dst.UpsertStream.future(endless(), timeout=60)
+        time.sleep(1.0)
+        t0 = time.time()
+        rc = dsrv.stop(timeout=40)
+        dt = time.time() - t0
+        code, det = code_of(lambda: fut.result())
+        ok(rc == 0 and 9.5 <= dt <= 16, "a call outliving the 10 s drain is cancelled; exit 0 after %.1f s" % dt,
+           (rc, dt, dsrv.stderr()))
+        ok(code in (SC.CANCELLED, SC.UNAVAILABLE), "that stream ends with CANCELLED/UNAVAILABLE", (code, det))
+        dch.close()
+
     # ---- graceful shutdown with a Watch stream --------------------------------------
     wch = grpc.insecure_channel(srv.addr)
     watch = health_pb2_grpc.HealthStub(wch).Watch(health_pb2.HealthCheckRequest(service=""), timeout=30)
