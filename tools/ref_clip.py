@@ -52,6 +52,18 @@ VIT_B32 = {
                       "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5},
 }
 
+# openai/clip-vit-large-patch14-336's sizes (577 image tokens).
+VIT_L14_336 = {
+    "projection_dim": 768,
+    "text_config": {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+                    "num_hidden_layers": 12, "max_position_embeddings": 77, "vocab_size": 49408,
+                    "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5, "bos_token_id": 0,
+                    "eos_token_id": 2, "pad_token_id": 1},
+    "vision_config": {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16,
+                      "num_hidden_layers": 24, "image_size": 336, "patch_size": 14,
+                      "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5},
+}
+
 
 def full_config(cfg):
     c = json.loads(json.dumps(cfg))

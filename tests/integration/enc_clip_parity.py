@@ -4,7 +4,8 @@ both activations and both pooling rules, then full ViT-B/32 size. The
 tolerance is 1e-4 max abs difference of the L2-normalised embeddings
 (issue 4); the measured maximum is printed. Also checks that broken model
 directories fail with clear errors. OMNIDEX_ENC_FULL=0 skips the full-size
-model (it is on by default, ~1 minute)."""
+model (it is on by default, ~10-30 s); OMNIDEX_ENC_LARGE=1 adds ViT-L/14 at
+336 px (577 tokens, 428M parameters, 1.7 GB written to /tmp; a few minutes)."""
 import json
 import os
 import shutil
@@ -179,6 +180,9 @@ def main():
         check_texts(tmp)
         if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
             d = check_model("vit-b32-full-size", ref_clip.VIT_B32, torch.float32, tmp, n_img=2, n_txt=4, seed=7)
+            shutil.rmtree(d)
+        if os.environ.get("OMNIDEX_ENC_LARGE", "0") == "1":
+            d = check_model("vit-l14-336-full-size", ref_clip.VIT_L14_336, torch.float32, tmp, n_img=1, n_txt=2, seed=9)
             shutil.rmtree(d)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
