@@ -179,6 +179,7 @@ static grpc_status_code upsert(rpc_call *c, const ProtobufCMessage *m, ProtobufC
     if (rc == 0 && r->n_items) rc = odx_upsert(rpc_call_db(c), r->collection, b);
     odx_batch_free(b);
     if (rc) return rpc_fail_odx(c, rc, NULL);
+    if (r->n_items == 0 && !describe(c, r->collection, &st)) return st; /* NOT_FOUND for no items too */
     REPLY(Omnidex__V1__UpsertResponse, omnidex__v1__upsert_response__init, out);
     out->upserted = r->n_items;
     out->messages = 1;
@@ -259,6 +260,7 @@ static grpc_status_code stream_end(rpc_call *c, ProtobufCMessage **resp)
         if (st) return st;
         upserted = s->upserted;
         messages = s->messages;
+        if (upserted == 0 && !describe(c, s->collection, &st)) return st; /* a stream of no items */
     }
     REPLY(Omnidex__V1__UpsertResponse, omnidex__v1__upsert_response__init, out);
     out->upserted = upserted;
