@@ -355,15 +355,33 @@ int odx_clip_embed_image_bytes(odx_clip *m, const void *const *data, const size_
     if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
     size_t per = (size_t)m->cfg.vision.channels * m->pre.crop_h * m->pre.crop_w;
     float *px = odx_malloc((size_t)n * per * sizeof(float));
-    if (!px) return odx_error(ODX_ENOMEM, "out of memory");
+    int *rcs = odx_calloc((size_t)n, sizeof *rcs);
+    if (!px || !rcs) {
+        odx_free(px);
+        odx_free(rcs);
+        return odx_error(ODX_ENOMEM, "out of memory");
+    }
+    /* Images decode in parallel (each decode + resize is serial inside). The
+     * detail message is per thread, so a failure is redone on this thread
+     * to report it. */
+    #pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+    for (int i = 0; i < n; i++) {
+        odx_image img = {0, 0, NULL};
+        rcs[i] = odx_image_decode(data[i], len[i], 0, &img);
+        if (!rcs[i]) rcs[i] = odx_clip_preprocess(&m->pre, &img, px + (size_t)i * per);
+        odx_image_free(&img);
+    }
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
+        if (!rcs[i]) continue;
         odx_image img = {0, 0, NULL};
         rc = odx_image_decode(data[i], len[i], 0, &img);
         if (!rc) rc = odx_clip_preprocess(&m->pre, &img, px + (size_t)i * per);
         odx_image_free(&img);
-        if (rc) rc = odx_error_wrap(rc, "image %d", i);
+        if (!rc) rc = rcs[i]; /* failed only under memory pressure: keep its code */
+        rc = odx_error_wrap(rc, "image %d", i);
     }
+    odx_free(rcs);
     if (!rc) rc = odx_clip_embed_pixels(m, px, n, out);
     odx_free(px);
     return rc;
