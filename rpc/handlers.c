@@ -279,6 +279,7 @@ static grpc_status_code delete_items(rpc_call *c, const ProtobufCMessage *m, Pro
     size_t deleted = 0;
     int rc = r->n_ids ? odx_delete(rpc_call_db(c), r->collection, (const char *const *)r->ids, r->n_ids, &deleted) : 0;
     if (rc) return rpc_fail_odx(c, rc, NULL);
+    if (r->n_ids == 0 && !describe(c, r->collection, &st)) return st;
     REPLY(Omnidex__V1__DeleteResponse, omnidex__v1__delete_response__init, out);
     out->deleted = deleted;
     *resp = &out->base;

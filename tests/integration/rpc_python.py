@@ -257,6 +257,8 @@ def run(srv):
     # ---- Delete ---------------------------------------------------------------
     r = st.Delete(pb.DeleteRequest(collection="pts", ids=["u1", "u2", "missing"]), timeout=10)
     ok(r.deleted == 2, "Delete counts only existing ids", r)
+    code, det = code_of(lambda: st.Delete(pb.DeleteRequest(collection="nope"), timeout=10))
+    ok(code == SC.NOT_FOUND, "Delete of no ids in an unknown collection -> NOT_FOUND", (code, det))
     code, _ = code_of(lambda: st.Get(pb.GetRequest(collection="pts", id="u1"), timeout=10))
     ok(code == SC.NOT_FOUND, "Get after Delete -> NOT_FOUND")
     r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(vs[2]))], k=5), timeout=10)
