@@ -41,6 +41,34 @@ int odx_filter_depth(const odx_filter *f)
     return 1 + (a > b ? a : b);
 }
 
+/* Nesting as the filter language counts it (parentheses and NOTs around a
+ * node) when the filter is printed by odx_filter_to_string: NOT adds one,
+ * and one more around an AND/OR operand; an OR inside an AND needs
+ * parentheses; chains of one operator and an AND inside an OR need none. */
+int odx_filter_nesting(const odx_filter *f)
+{
+    if (!f) return 0;
+    switch (f->kind) {
+    case ODX_FK_NOT:
+        return 1 + odx_filter_nesting(f->a) + (f->a->kind == ODX_FK_AND || f->a->kind == ODX_FK_OR);
+    case ODX_FK_AND:
+    case ODX_FK_OR: {
+        int n[2];
+        const odx_filter *kid[2] = {f->a, f->b};
+        for (int i = 0; i < 2; i++)
+            n[i] = odx_filter_nesting(kid[i]) + (f->kind == ODX_FK_AND && kid[i]->kind == ODX_FK_OR);
+        return n[0] > n[1] ? n[0] : n[1];
+    }
+    default:
+        return 0;
+    }
+}
+
+static size_t node_count(const odx_filter *f)
+{
+    return f ? 1 + node_count(f->a) + node_count(f->b) : 0;
+}
+
 static int field_valid(const char *field)
 {
     size_t n = field ? strlen(field) : 0;
@@ -209,9 +237,16 @@ static int combine(enum odx_filter_kind kind, odx_filter *a, odx_filter *b, odx_
     if (rc) { odx_filter_free(a); odx_filter_free(b); return rc; }
     f->a = a;
     f->b = b;
-    if (odx_filter_depth(f) > ODX_FILTER_MAX_DEPTH) {
+    /* The same limits as the parser: nesting as the language counts it
+     * (so that a built filter prints to text that parses), and the node
+     * count (which bounds the tree's depth for the recursive walkers). */
+    if (odx_filter_nesting(f) > ODX_FILTER_MAX_DEPTH) {
         odx_filter_free(f);
         return odx_error(ODX_EFILTER, "filter nested deeper than %d", ODX_FILTER_MAX_DEPTH);
+    }
+    if (node_count(f) > ODX_FILTER_MAX_NODES) {
+        odx_filter_free(f);
+        return odx_error(ODX_EFILTER, "filter has more than %d terms", ODX_FILTER_MAX_NODES);
     }
     *out = f;
     return 0;
@@ -583,11 +618,15 @@ static int print_node(const odx_filter *f, char **b, size_t *len, size_t *cap)
         }
         if (!rc) rc = odx_buf_append(b, len, cap, ")", 1);
         return rc;
-    case ODX_FK_NOT:
-        rc = odx_buf_append(b, len, cap, "NOT (", 5);
+    case ODX_FK_NOT: {
+        /* Parentheses only where precedence needs them: each level counts
+         * against the parser's nesting limit. */
+        int paren = f->a->kind == ODX_FK_AND || f->a->kind == ODX_FK_OR;
+        rc = odx_buf_append(b, len, cap, paren ? "NOT (" : "NOT ", paren ? 5 : 4);
         if (!rc) rc = print_node(f->a, b, len, cap);
-        if (!rc) rc = odx_buf_append(b, len, cap, ")", 1);
+        if (!rc && paren) rc = odx_buf_append(b, len, cap, ")", 1);
         return rc;
+    }
     case ODX_FK_AND:
     case ODX_FK_OR: {
         /* Chains of one operator print flat, so that long chains re-parse
@@ -595,8 +634,7 @@ static int print_node(const odx_filter *f, char **b, size_t *len, size_t *cap)
         const odx_filter *kids[2] = {f->a, f->b};
         rc = 0;
         for (int i = 0; i < 2 && !rc; i++) {
-            int paren = kids[i]->kind == ODX_FK_AND || kids[i]->kind == ODX_FK_OR;
-            paren = paren && kids[i]->kind != f->kind;
+            int paren = f->kind == ODX_FK_AND && kids[i]->kind == ODX_FK_OR;
             if (i) rc = odx_buf_printf(b, len, cap, " %s ", f->kind == ODX_FK_AND ? "AND" : "OR");
             if (!rc && paren) rc = odx_buf_append(b, len, cap, "(", 1);
             if (!rc) rc = print_node(kids[i], b, len, cap);

@@ -28,6 +28,10 @@ struct odx_filter {
 
 /* Depth of the tree (1 for a leaf). */
 int odx_filter_depth(const odx_filter *f);
+/* Nesting in the filter language (parentheses and NOTs) of the printed
+ * filter; the parser and the builders refuse more than
+ * ODX_FILTER_MAX_DEPTH. */
+int odx_filter_nesting(const odx_filter *f);
 /* Builds `field IN (modalities of mask)` over the reserved "@modality" field. */
 int odx_filter_modalities(unsigned mask, odx_filter **out);
 
