@@ -20,7 +20,8 @@ enum rpc_kind {
     RPC_UNARY = 1,         /* one request, one reply */
     RPC_CLIENT_STREAM,     /* many requests, one reply after half-close */
     RPC_BIDI,              /* one reply per request (reflection) */
-    RPC_WATCH              /* one request, replies pushed on change (health) */
+    RPC_WATCH,             /* one request, replies pushed on change (health) */
+    RPC_UNKNOWN            /* any unregistered method: UNIMPLEMENTED */
 };
 
 /* Unary: *resp may point into call memory (rpc_alloc) or deferred frees. */

@@ -59,6 +59,7 @@ struct rpc_call {
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
+    grpc_call_details cd;      /* RPC_UNKNOWN: the method asked for */
     grpc_byte_buffer *payload; /* unary request, or the last stream message */
     struct rpc_tag t_req, t_close, t_step;
     atomic_int refs;
@@ -236,6 +237,7 @@ static void call_release(rpc_call *c)
     if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
     if (c->has_details) grpc_slice_unref(c->details);
     grpc_metadata_array_destroy(&c->md);
+    if (c->m->kind == RPC_UNKNOWN) grpc_call_details_destroy(&c->cd);
     if (c->call) grpc_call_unref(c->call);
     if (c->accepted) atomic_fetch_sub(&c->srv->in_flight, 1);
     odx_free(c);
@@ -253,9 +255,35 @@ static int start_batch(rpc_call *c, const grpc_op *ops, size_t n, void *tag)
     return 0;
 }
 
+/* Calls to methods nobody registered would wait for a generic request
+ * forever (until their deadline): they are accepted here and answered
+ * UNIMPLEMENTED. */
+static const rpc_method unknown_method = {"(unregistered)", RPC_UNKNOWN, 1, NULL, NULL, NULL, NULL, NULL};
+#define UNKNOWN_MI ((size_t)-1)
+
 static void request_call(rpc_server *s, size_t mi)
 {
     if (atomic_load(&s->shutting)) return;
+    if (mi == UNKNOWN_MI) {
+        rpc_call *c = odx_calloc(1, sizeof *c);
+        if (!c) return;
+        c->srv = s;
+        c->m = &unknown_method;
+        c->mi = mi;
+        atomic_init(&c->refs, 1);
+        c->t_req = (struct rpc_tag){TAG_REQUEST, c};
+        c->t_close = (struct rpc_tag){TAG_CLOSE, c};
+        c->t_step = (struct rpc_tag){TAG_STEP, c};
+        grpc_metadata_array_init(&c->md);
+        grpc_call_details_init(&c->cd);
+        if (grpc_server_request_call(s->server, &c->call, &c->cd, &c->md, s->cq, s->cq, &c->t_req) !=
+            GRPC_CALL_OK) {
+            grpc_call_details_destroy(&c->cd);
+            grpc_metadata_array_destroy(&c->md);
+            odx_free(c);
+        }
+        return;
+    }
     rpc_call *c = odx_calloc(1, sizeof *c);
     if (!c) {
         odx_log(ODX_LOG_ERROR, "rpc: out of memory re-arming %s", s->methods[mi]->path);
@@ -348,7 +376,7 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
         ops[n].data.send_status_from_server.status_details = &c->details;
     }
     n++;
-    if (c->m->kind == RPC_UNARY) {
+    if (c->m->kind == RPC_UNARY || c->m->kind == RPC_UNKNOWN) {
         ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
         ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
         n++;
@@ -461,6 +489,14 @@ static void on_accept(rpc_call *c)
     /* Streams learn of a cancellation from their own close op, posted
      * now; a unary call carries it in its last batch instead (one cq event
      * fewer per call: its handler is short and checks the deadline). */
+    if (c->m->kind == RPC_UNKNOWN) {
+        /* the slice is not NUL-terminated: print exactly its length */
+        int mlen = (int)(GRPC_SLICE_LENGTH(c->cd.method) > 200 ? 200 : GRPC_SLICE_LENGTH(c->cd.method));
+        rpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method '%.*s'", mlen,
+                 (const char *)GRPC_SLICE_START_PTR(c->cd.method));
+        finish(c, GRPC_STATUS_UNIMPLEMENTED, NULL);
+        return;
+    }
     if (c->m->kind != RPC_UNARY) {
         grpc_op close_op;
         memset(&close_op, 0, sizeof close_op);
@@ -513,6 +549,8 @@ static void on_accept(rpc_call *c)
         watch_send(c);
         pthread_mutex_unlock(&s->mu);
         return;
+    case RPC_UNKNOWN: /* answered above */
+        return;
     }
 }
 
@@ -547,6 +585,7 @@ static void on_step(rpc_call *c, int ok)
     grpc_status_code st;
     switch (c->m->kind) {
     case RPC_UNARY:
+    case RPC_UNKNOWN:
         return;
     case RPC_CLIENT_STREAM:
     case RPC_BIDI:
@@ -807,6 +846,7 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
     }
     for (size_t mi = 0; mi < s->nmethods; mi++)
         for (int k = 0; k < o->calls_per_method; k++) request_call(s, mi);
+    for (int k = 0; k < 2; k++) request_call(s, UNKNOWN_MI);
     *out = s;
     return 0;
 fail:

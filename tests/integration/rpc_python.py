@@ -254,6 +254,13 @@ def run(srv):
     ok(code == SC.FAILED_PRECONDITION and "pts" in det, "Embed into a plain vector collection -> FAILED_PRECONDITION",
        (code, det))
 
+    t0 = time.time()
+    code, det = code_of(lambda: ch.unary_unary("/omnidex.v1.Omnidex/NoSuchMethod")(b"", timeout=10))
+    ok(code == SC.UNIMPLEMENTED and "NoSuchMethod" in det and time.time() - t0 < 5,
+       "an unknown method -> UNIMPLEMENTED at once, naming it", (code, det))
+    code, det = code_of(lambda: ch.stream_stream("/other.Service/Chat")(iter([b"x"]), timeout=10).next())
+    ok(code == SC.UNIMPLEMENTED, "an unknown streaming method -> UNIMPLEMENTED", (code, det))
+
     # ---- Delete ---------------------------------------------------------------
     r = st.Delete(pb.DeleteRequest(collection="pts", ids=["u1", "u2", "missing"]), timeout=10)
     ok(r.deleted == 2, "Delete counts only existing ids", r)
