@@ -10,6 +10,7 @@
  * into one batch (no padding work). */
 #include "encoders/models/clip.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -78,6 +79,65 @@ static int read_file(const char *dir, const char *name, char **out, size_t *len)
     return 0;
 }
 
+/* A shard file name from an index: a plain file name, nothing else. */
+static int valid_shard_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255 || s[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* model.safetensors, or the shards listed by model.safetensors.index.json
+ * (HF's layout for large checkpoints) merged into one handle. */
+static int open_weights(const char *dir, odx_st **out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    int rc = odx_st_open(path, out);
+    if (rc != ODX_ENOTFOUND) return rc;
+    char *buf = NULL;
+    size_t len = 0;
+    int irc = read_file(dir, "model.safetensors.index.json", &buf, &len);
+    if (irc == ODX_ENOTFOUND) return odx_error(ODX_ENOTFOUND, "no model.safetensors (nor model.safetensors.index.json)");
+    if (irc) return irc;
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    odx_free(buf);
+    const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    odx_st *all = NULL;
+    rc = 0;
+    if (!cJSON_IsObject(map)) { rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: no weight_map object"); goto out; }
+    int shards = 0;
+    for (const cJSON *e = map->child; e && !rc; e = e->next) {
+        if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring)) {
+            rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: bad shard name for '%.64s'", e->string);
+            break;
+        }
+        int seen = 0; /* open each shard once, in first-mention order */
+        for (const cJSON *p = map->child; p != e && !seen; p = p->next) seen = strcmp(p->valuestring, e->valuestring) == 0;
+        if (seen) continue;
+        if (++shards > 1000) { rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: over 1000 shards"); break; }
+        snprintf(path, sizeof path, "%s/%s", dir, e->valuestring);
+        odx_st *one = NULL;
+        if ((rc = odx_st_open(path, &one))) break;
+        if (!all) all = one;
+        else if ((rc = odx_st_merge(all, one))) odx_st_close(one);
+    }
+    for (const cJSON *e = map->child; e && !rc; e = e->next)
+        if (!odx_st_find(all, e->string))
+            rc = odx_error(ODX_ECORRUPT, "tensor '%.128s' is in weight_map but not in %s", e->string, e->valuestring);
+    if (!rc && !all) rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: empty weight_map");
+out:
+    cJSON_Delete(root);
+    if (rc) { odx_st_close(all); return rc; }
+    *out = all;
+    return 0;
+}
+
 static int load_vision(odx_clip *m)
 {
     const odx_tower_config *c = &m->cfg.vision;
@@ -143,9 +203,7 @@ int odx_clip_open(const char *dir, odx_clip **out)
     odx_free(buf);
     buf = NULL;
     if (rc) goto fail;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if ((rc = odx_st_open(path, &m->st))) goto fail;
+    if ((rc = open_weights(dir, &m->st))) goto fail;
     m->has_vision = m->cfg.has_vision && odx_st_find(m->st, "vision_model.embeddings.patch_embedding.weight");
     m->has_text = m->cfg.has_text && odx_st_find(m->st, "text_model.embeddings.token_embedding.weight");
     if (!m->has_vision && !m->has_text) {

@@ -22,9 +22,14 @@
 
 typedef struct st_tensor {
     odx_st_info info;
-    uint64_t begin, end;   /* within the data buffer */
+    const unsigned char *base; /* the data buffer of the file holding it */
+    uint64_t begin, end;   /* within that buffer */
     float *converted;      /* owned float32 copy, when one was needed */
 } st_tensor;
+
+/* Memory owned by a handle: its own mapping and names, plus those of the
+ * shards merged into it. */
+typedef struct st_owned { void *map; size_t map_len; char *names; } st_owned;
 
 struct odx_st {
     void *map;             /* mmap base, NULL for caller bytes */
@@ -34,6 +39,8 @@ struct odx_st {
     st_tensor *t;
     size_t n;
     char *names;           /* all names, NUL-separated */
+    st_owned *extra;       /* merged shards */
+    size_t nextra;
 };
 
 static const struct { const char *name; odx_st_dtype dt; size_t size; } dtypes[] = {
@@ -64,6 +71,11 @@ void odx_st_close(odx_st *st)
     odx_free(st->t);
     odx_free(st->names);
     if (st->map) munmap(st->map, st->map_len);
+    for (size_t i = 0; i < st->nextra; i++) {
+        odx_free(st->extra[i].names);
+        if (st->extra[i].map) munmap(st->extra[i].map, st->extra[i].map_len);
+    }
+    odx_free(st->extra);
     odx_free(st);
 }
 
@@ -154,6 +166,7 @@ static int parse_header(odx_st *st, const char *json, size_t len)
                            nm, (long long)(en - b), (unsigned long long)elems, dt->valuestring);
             goto out;
         }
+        t->base = st->data;
         t->begin = (uint64_t)b;
         t->end = (uint64_t)en;
         t->info.nbytes = (size_t)(en - b);
@@ -251,7 +264,7 @@ int odx_st_get_f32(odx_st *st, const char *name, int rank, const int64_t *shape,
         return odx_error(ODX_ECORRUPT, "safetensors: tensor '%s' has shape [%s], expected [%s]", name, have, want);
     }
     if (t->converted) { *out = t->converted; return 0; }
-    const unsigned char *src = st->data + t->begin;
+    const unsigned char *src = t->base + t->begin;
     size_t n = t->info.nbytes / (dtype_size(t->info.dtype) ? dtype_size(t->info.dtype) : 1);
     if (t->info.dtype == ODX_ST_F32 && ((uintptr_t)src & 3u) == 0) {
         *out = (const float *)(const void *)src;
@@ -266,5 +279,27 @@ int odx_st_get_f32(odx_st *st, const char *name, int rank, const int64_t *shape,
     else if (t->info.dtype == ODX_ST_F16) odx_f16_to_f32_n(src, t->converted, n);
     else odx_bf16_to_f32_n(src, t->converted, n);
     *out = t->converted;
+    return 0;
+}
+
+int odx_st_merge(odx_st *into, odx_st *from)
+{
+    for (size_t i = 0; i < from->n; i++)
+        if (find(into, from->t[i].info.name))
+            return odx_error(ODX_ECORRUPT, "safetensors: tensor '%s' appears in two shards", from->t[i].info.name);
+    st_tensor *t = odx_realloc(into->t, (into->n + from->n ? into->n + from->n : 1) * sizeof *t);
+    if (!t) return odx_error(ODX_ENOMEM, "out of memory merging shards");
+    into->t = t;
+    st_owned *ex = odx_realloc(into->extra, (into->nextra + 1 + from->nextra) * sizeof *ex);
+    if (!ex) return odx_error(ODX_ENOMEM, "out of memory merging shards");
+    into->extra = ex;
+    if (from->n) memcpy(into->t + into->n, from->t, from->n * sizeof *t);
+    into->n += from->n;
+    ex[into->nextra++] = (st_owned){from->map, from->map_len, from->names};
+    if (from->nextra) memcpy(ex + into->nextra, from->extra, from->nextra * sizeof *ex);
+    into->nextra += from->nextra;
+    odx_free(from->t);
+    odx_free(from->extra);
+    odx_free(from);
     return 0;
 }

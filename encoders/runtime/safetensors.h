@@ -44,6 +44,11 @@ int odx_st_open(const char *path, odx_st **out);
 int odx_st_open_bytes(const void *data, size_t len, odx_st **out);
 void odx_st_close(odx_st *st);
 
+/* Moves every tensor of `from` (a shard of the same checkpoint) into
+ * `into`; `from` is consumed on success (its mapping now lives as long as
+ * `into`) and untouched on failure. ODX_ECORRUPT when a name is in both. */
+int odx_st_merge(odx_st *into, odx_st *from);
+
 size_t odx_st_count(const odx_st *st);
 /* Info of the i-th tensor (header order), or NULL when i is out of range. */
 const odx_st_info *odx_st_at(const odx_st *st, size_t i);

@@ -167,6 +167,52 @@ def check_texts(tmp):
            diff <= TOL)
 
 
+def check_sharded(tmp):
+    """HF's sharded layout: model-0000k-of-00003.safetensors + index."""
+    cfg = ref_clip.TINY
+    d = os.path.join(tmp, "tiny-sharded")
+    w = ref_clip.write_model(d, cfg, seed=13)
+    os.remove(os.path.join(d, "model.safetensors"))
+    names = sorted(w)
+    shards = [names[i::3] for i in range(3)]
+    wmap = {}
+    for k, part in enumerate(shards):
+        fn = f"model-{k + 1:05d}-of-00003.safetensors"
+        safetensors_io.save({n: w[n] for n in part}, os.path.join(d, fn))
+        wmap.update({n: fn for n in part})
+    index = {"metadata": {"total_size": 0}, "weight_map": wmap}
+    json.dump(index, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+    g = torch.Generator().manual_seed(5)
+    px = torch.randn(2, 3, 32, 32, generator=g)
+    px.numpy().tofile(os.path.join(tmp, "px.bin"))
+    ref = ref_clip.image_features(cfg, w, px).numpy()
+    r = tool("pixels", d, os.path.join(tmp, "px.bin"), 2, os.path.join(tmp, "out.bin"), check=False)
+    got = np.fromfile(os.path.join(tmp, "out.bin"), dtype=np.float32).reshape(ref.shape) if r.returncode == 0 else ref + 1
+    diff = float(np.abs(got - ref).max())
+    report(f"sharded checkpoint (3 shards + index) loads and matches PyTorch (max abs diff {diff:.2e})",
+           diff <= TOL, r.stderr.decode())
+
+    def bad(name, mutate, needle):
+        idx = json.loads(json.dumps(index))
+        mutate(idx)
+        json.dump(idx, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+        r = tool("pixels", d, "/dev/null", 1, os.path.join(tmp, "o.bin"), check=False)
+        err = r.stderr.decode(errors="replace")
+        report(f"bad shard index ({name}) refused", r.returncode != 0 and needle in err, err.strip())
+
+    first = names[0]
+    bad("path in shard name", lambda i: i["weight_map"].__setitem__(first, "../model-00001-of-00003.safetensors"),
+        "bad shard name")
+    bad("tensor not in its shard", lambda i: i["weight_map"].__setitem__("extra.weight", "model-00001-of-00003.safetensors"),
+        "extra.weight")
+    bad("missing shard file", lambda i: i["weight_map"].__setitem__(first, "model-00009-of-00003.safetensors"),
+        "No such file")
+    bad("no weight_map", lambda i: i.pop("weight_map"), "weight_map")
+    # the same tensor in two shards
+    safetensors_io.save({n: w[n] for n in shards[1] + [shards[0][0]]}, os.path.join(d, "model-00002-of-00003.safetensors"))
+    bad("tensor in two shards", lambda i: None, "two shards")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="enc_parity_")
     try:
@@ -178,6 +224,7 @@ def main():
                                                     text_config__bos_token_id=0), torch.bfloat16, tmp, seed=5)
         bad_dirs(tmp, good)
         check_texts(tmp)
+        check_sharded(tmp)
         if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
             d = check_model("vit-b32-full-size", ref_clip.VIT_B32, torch.float32, tmp, n_img=2, n_txt=4, seed=7)
             shutil.rmtree(d)
