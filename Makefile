@@ -23,6 +23,12 @@ else
   VARIANT := san
   SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# make GPU=1: the CUDA search backend (index/cuda, docs/gpu.md), built into
+# its own variant so its objects never mix with the CPU build's.
+GPU ?=
+ifeq ($(GPU),1)
+  VARIANT := $(VARIANT)-gpu
+endif
 B := build/$(VARIANT)
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
@@ -39,7 +45,7 @@ TEST_SRCS :=
 PROGS :=
 TEST_SCRIPTS :=
 
-include $(sort $(wildcard */module.mk))
+include $(sort $(wildcard */module.mk)) $(wildcard index/cuda/module.mk)
 
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter %.c,$(LIB_SRCS))) \
             $(patsubst %.cpp,$(B)/%.o,$(filter %.cpp,$(LIB_SRCS)))

@@ -7,7 +7,7 @@
 #include "common/meta.h"
 
 static const char *help =
-    "usage: omnidex collection create NAME --dim D [--metric cosine|ip|l2] [--index SPEC|auto] [--space SPACE]\n"
+    "usage: omnidex collection create NAME --dim D [--metric cosine|ip|l2] [--index SPEC|auto] [--space SPACE] [--gpu]\n"
     "       omnidex collection list [--json]\n"
     "       omnidex collection info NAME [--json]\n"
     "       omnidex collection drop NAME\n"
@@ -17,7 +17,9 @@ static const char *help =
     "SPEC is a FAISS factory string: Flat, HNSW32,Flat, IVF1024,Flat, IVF1024,PQ32np, SQ8 ...\n"
     "or auto (default): exact Flat below 50,000 vectors, HNSW32 above.\n"
     "Metric cosine (default) normalises vectors; scores are similarities (ip, cosine)\n"
-    "or squared L2 distances (l2).\n";
+    "or squared L2 distances (l2).\n"
+    "--gpu opts the collection in to GPU search: processes opened with --gpu (omnidex search --gpu,\n"
+    "a GPU=1 build with a CUDA device) mirror its vectors on the device; otherwise the CPU answers.\n";
 
 static int has_flag(int argc, char **argv, const char *f)
 {
@@ -29,6 +31,7 @@ static int create(const struct cli *g, int argc, char **argv)
 {
     const char *name = NULL, *index = "auto", *space = NULL, *metric_s = "cosine";
     long dim = 0;
+    int gpu = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -36,6 +39,7 @@ static int create(const struct cli *g, int argc, char **argv)
         else if (!strcmp(a, "--metric") && v) { metric_s = v; i++; }
         else if (!strcmp(a, "--index") && v) { index = v; i++; }
         else if (!strcmp(a, "--space") && v) { space = v; i++; }
+        else if (!strcmp(a, "--gpu")) gpu = 1;
         else if (a[0] == '-') return cli_usage("collection", "unknown or incomplete option '%s'", a);
         else if (!name) name = a;
         else return cli_usage("collection", "unexpected argument '%s'", a);
@@ -47,6 +51,7 @@ static int create(const struct cli *g, int argc, char **argv)
     odx_db *db;
     if (cli_open(g, 1, &db)) return 1;
     int rc = odx_collection_create(db, name, (int)dim, m, index, space);
+    if (!rc && gpu) rc = odx_collection_set_gpu(db, name, 1);
     odx_db_close(db);
     if (rc) return cli_fail_rc(rc, "collection create");
     if (!g->quiet) printf("created collection '%s' (dim %ld, %s, index %s)\n", name, dim, odx_metric_name(m), index);
@@ -94,6 +99,8 @@ static int info_print(odx_db *db, const char *name, int json)
         printf("index spec   %s\n", odx_info_index_spec(in));
         printf("index now    %s\n", odx_info_index_type(in));
         printf("space        %s\n", *odx_info_space(in) ? odx_info_space(in) : "(none: vectors only)");
+        if (odx_info_gpu(in))
+            printf("gpu          opted in%s\n", odx_info_gpu(in) == 2 ? ", served from the GPU now" : " (CPU in this process)");
         printf("items        %llu\n", (unsigned long long)n);
         printf("indexed      %llu (%llu deleted, awaiting compaction)\n", (unsigned long long)odx_info_index_ntotal(in),
                (unsigned long long)odx_info_tombstones(in));

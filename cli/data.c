@@ -227,6 +227,7 @@ static const char *search_help =
     "  --param P=V       efSearch=N, nprobe=N (repeatable)\n"
     "  --modality M      only hits of this modality (repeatable)\n"
     "  --exact           brute force over the stored vectors\n"
+    "  --gpu             search collections that opted in on a GPU (GPU=1 builds)\n"
     "  --meta            include metadata in --json output\n"
     "  --json            one line per query: {\"query\":i,\"hits\":[{\"id\":..,\"score\":s},...]}\n"
     "Scores: similarity for cosine/ip (higher is better), squared distance for l2.\n";
@@ -353,7 +354,7 @@ int cmd_search(const struct cli *g, int argc, char **argv)
     const char *name = NULL, *vector = NULL, *fvecs = NULL, *filter = NULL;
     struct qpart parts[16];
     int nparts = 0;
-    int json = 0, meta = 0, rc;
+    int json = 0, meta = 0, gpu = 0, rc;
     odx_search_params *p;
     odx_search_params_new(&p);
     unsigned mods = 0;
@@ -390,6 +391,7 @@ int cmd_search(const struct cli *g, int argc, char **argv)
             mods |= 1u << m;
             i++;
         } else if (!strcmp(a, "--exact")) odx_search_params_set_exact(p, 1);
+        else if (!strcmp(a, "--gpu")) gpu = 1;
         else if (!strcmp(a, "--meta")) meta = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else if (a[0] == '-') { status = cli_usage("search", "unknown or incomplete option '%s'", a); goto done; }
@@ -406,7 +408,13 @@ int cmd_search(const struct cli *g, int argc, char **argv)
     odx_search_params_set_modalities(p, mods);
     odx_search_params_set_with_meta(p, meta || !json);
     odx_db *db;
-    if (cli_open(g, 0, &db)) { odx_filter_free(f); status = 1; goto done; }
+    if (gpu && !g->server) {
+        if ((rc = odx_db_open(g->data, ODX_OPEN_READONLY | ODX_OPEN_GPU, &db))) {
+            odx_filter_free(f);
+            status = cli_fail_rc(rc, "--gpu");
+            goto done;
+        }
+    } else if (cli_open(g, 0, &db)) { odx_filter_free(f); status = 1; goto done; }
     float *q = NULL;
     int dim = 0;
     double t0 = odx_now_mono();

@@ -103,6 +103,9 @@ typedef struct odx_db odx_db;
 
 #define ODX_OPEN_CREATE   0x1u /* create the directory if it does not exist */
 #define ODX_OPEN_READONLY 0x2u /* no writes, no checkpoints */
+#define ODX_OPEN_GPU      0x4u /* search collections that opted in on a GPU (make GPU=1
+                                  builds; without a usable device: CPU, with a log line;
+                                  in a CPU-only build: ODX_EUNSUPPORTED) */
 
 /* Opens (or with ODX_OPEN_CREATE creates) the data directory at path.
  * Indexes are loaded from their checkpoints and the change log replayed; a
@@ -146,6 +149,13 @@ uint64_t odx_info_checkpoint_lsn(const odx_collection_info *info); /* reflected 
 int64_t odx_info_created(const odx_collection_info *info);         /* unix seconds */
 int64_t odx_info_updated(const odx_collection_info *info);
 uint64_t odx_info_vector_bytes(const odx_collection_info *info);   /* LMDB pages holding vectors */
+
+/* Opts a collection in (on != 0) or out of GPU search, persistently. Takes
+ * effect in processes opened with ODX_OPEN_GPU (at once in this one). */
+int odx_collection_set_gpu(odx_db *db, const char *name, int on);
+/* 1 when the collection opted in to GPU search, 2 when this process also
+ * serves it from a GPU now, 0 otherwise. */
+int odx_info_gpu(const odx_collection_info *info);
 
 /* Forces an index checkpoint (the index file then reflects the last LSN). */
 int odx_collection_checkpoint(odx_db *db, const char *name);
@@ -277,7 +287,9 @@ int odx_search_params_set_modalities(odx_search_params *p, unsigned mask);
 int odx_search_params_set_exact(odx_search_params *p, int exact);
 /* Fetch each hit's metadata too (off by default). */
 int odx_search_params_set_with_meta(odx_search_params *p, int on);
-/* Parses "efSearch=64", "nprobe=16", "k=5", "exact=1". */
+/* 0 keeps this search on the CPU even where a GPU mirror exists. */
+int odx_search_params_set_gpu(odx_search_params *p, int on);
+/* Parses "efSearch=64", "nprobe=16", "k=5", "exact=1", "gpu=0". */
 int odx_search_params_set(odx_search_params *p, const char *name_eq_value);
 
 typedef struct odx_results odx_results;

@@ -36,6 +36,7 @@ static int check_name(const char *name)
 void odx_coll_free(odx_coll *c)
 {
     if (!c) return;
+    odx_coll_gpu_free(c);
     odx_index_free(c->idx);
     odx_bitmap_free(&c->live);
     pthread_rwlock_destroy(&c->ilock);
@@ -159,6 +160,7 @@ int odx_db_open(const char *path, unsigned flags, odx_db **out)
     int rc;
     if (!(db->dir = odx_strdup(path))) { rc = odx_error(ODX_ENOMEM, "out of memory"); goto fail; }
     if ((rc = odx_store_open(path, ro, &db->st))) goto fail;
+    if ((flags & ODX_OPEN_GPU) && (rc = odx_gpu_open(db))) goto fail;
     if (!ro) {
         char ip[4096];
         snprintf(ip, sizeof ip, "%s/indexes", path);
@@ -332,6 +334,7 @@ int odx_collection_describe(odx_db *db, const char *name, odx_collection_info **
     info->ntotal = odx_index_ntotal(c->idx);
     info->tombstones = odx_index_count_if(c->idx, tomb_member, &c->live);
     info->ckpt_lsn = c->ckpt_lsn;
+    info->gpu_serving = c->gpu != NULL;
     pthread_rwlock_unlock(&c->ilock);
     MDB_txn *txn;
     if (!(rc = odx_txn_begin(db->st, 0, &txn))) {
@@ -359,6 +362,49 @@ uint64_t odx_info_checkpoint_lsn(const odx_collection_info *i) { return i->ckpt_
 int64_t odx_info_created(const odx_collection_info *i) { return i->d.created; }
 int64_t odx_info_updated(const odx_collection_info *i) { return i->d.updated; }
 uint64_t odx_info_vector_bytes(const odx_collection_info *i) { return i->vector_bytes; }
+int odx_info_gpu(const odx_collection_info *i) { return (i->d.flags & ODX_COLL_GPU) ? 1 + i->gpu_serving : 0; }
+
+struct gpu_flag_ctx {
+    odx_db *db;
+    odx_coll *c;
+    int on;
+    odx_coll_desc d;
+};
+
+static int gpu_flag_txn(void *ctx, MDB_txn *txn)
+{
+    struct gpu_flag_ctx *g = ctx;
+    int rc = odx_catalog_get(txn, g->db->st, g->c->name, &g->d);
+    if (rc) return rc;
+    g->d.flags = g->on ? (g->d.flags | ODX_COLL_GPU) : (g->d.flags & ~ODX_COLL_GPU);
+    return odx_catalog_put(txn, g->db->st, g->c->name, &g->d);
+}
+
+int odx_collection_set_gpu(odx_db *db, const char *name, int on)
+{
+    if (db->remote) return odx_remote_unsupported("collection gpu");
+    if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
+    odx_coll *c;
+    int rc = odx_coll_acquire(db, name, &c);
+    if (rc) return rc;
+    struct gpu_flag_ctx g = {db, c, on, {0}};
+    /* The writer lock keeps group commits from racing the flag into c->desc. */
+    pthread_mutex_lock(&c->mmu);
+    rc = odx_write_txn(db, gpu_flag_txn, &g);
+    if (!rc) {
+        MDB_txn *txn;
+        pthread_rwlock_wrlock(&c->ilock);
+        c->desc.flags = g.d.flags;
+        if (!(rc = odx_txn_begin(db->st, 0, &txn))) {
+            odx_coll_gpu_build(db, c, txn); /* frees the mirror when off */
+            odx_txn_abort(db->st, txn);
+        }
+        pthread_rwlock_unlock(&c->ilock);
+    }
+    pthread_mutex_unlock(&c->mmu);
+    odx_coll_release(c);
+    return rc;
+}
 
 int odx_collection_checkpoint(odx_db *db, const char *name)
 {

@@ -29,6 +29,7 @@ typedef struct odx_coll {
     uint64_t ckpt_lsn;      /* lsn reflected by the checkpoint file */
     double ckpt_time;
     int index_broken;       /* an add failed: rebuild needed */
+    struct odx_gpu_index *gpu; /* GPU mirror of the vectors (make GPU=1), or NULL */
     atomic_int refs;
     int dropped;
 } odx_coll;
@@ -57,6 +58,7 @@ struct odx_db {
     odx_store *st;
     char *dir;
     int readonly;
+    int gpu_on; /* ODX_OPEN_GPU and a usable device */
     pthread_rwlock_t clock; /* colls */
     odx_coll **colls;
     size_t ncolls, capcolls;
@@ -81,7 +83,7 @@ struct odx_db {
 
 /* The public objects' layouts, shared by the engine and the remote backend. */
 struct odx_search_params {
-    int k, ef, nprobe, exact, with_meta;
+    int k, ef, nprobe, exact, with_meta, no_gpu;
     unsigned modalities;
     const odx_filter *filter;
 };
@@ -130,6 +132,7 @@ struct odx_collection_info {
     char name[129];
     char index_type[256];
     uint64_t ntotal, tombstones, ckpt_lsn, vector_bytes;
+    int gpu_serving;
 };
 
 /* Results builder: nq queries of up to k hits; odx_results_push takes
@@ -171,6 +174,17 @@ int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why);
 int odx_coll_checkpoint(odx_db *db, odx_coll *c);
 int odx_maint_start(odx_db *db);
 void odx_maint_stop(odx_db *db);
+
+/* The optional GPU mirror (gpu.c; no-ops without ODX_HAVE_CUDA). Build and
+ * apply run with c->ilock held for writing (or before c is shared). */
+int odx_gpu_open(odx_db *db);
+void odx_coll_gpu_build(odx_db *db, odx_coll *c, MDB_txn *txn);
+void odx_coll_gpu_apply(odx_coll *c, uint64_t first_seq, size_t nadd, const float *vecs, const uint64_t *dead,
+                        size_t ndead);
+/* 0 when the GPU answered; anything else: search on the CPU. */
+int odx_coll_gpu_search(odx_coll *c, size_t nq, const float *q, int k, int nprobe, const odx_bitmap *members,
+                        float *dist, uint64_t *seqs);
+void odx_coll_gpu_free(odx_coll *c);
 
 /* Embedding payloads through a collection's space (embed.c). */
 int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,

@@ -241,6 +241,7 @@ int odx_coll_open_index(odx_db *db, odx_coll *c)
         if (w2[0]) odx_log(ODX_LOG_INFO, "collection '%s': %s", c->name, w2);
         c->ckpt_lsn = 0;
     }
+    odx_coll_gpu_build(db, c, txn);
     odx_txn_abort(db->st, txn);
     c->idx = ix;
     c->indexed_lsn = c->desc.lsn;
@@ -280,15 +281,17 @@ int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why)
     uint64_t added = 0;
     if (!(rc = odx_txn_begin(db->st, 0, &txn))) {
         rc = replay_log(txn, c, ix, &c->live, d.lsn, c->desc.lsn, &added);
+        if (!rc) {
+            odx_index *old = c->idx;
+            c->idx = ix;
+            ix = NULL;
+            c->index_broken = 0;
+            c->indexed_lsn = c->desc.lsn;
+            odx_index_free(old);
+            /* The GPU mirror is rebuilt with its CPU twin (dropping tombstones). */
+            if (c->gpu) odx_coll_gpu_build(db, c, txn);
+        }
         odx_txn_abort(db->st, txn);
-    }
-    if (!rc) {
-        odx_index *old = c->idx;
-        c->idx = ix;
-        ix = NULL;
-        c->index_broken = 0;
-        c->indexed_lsn = c->desc.lsn;
-        odx_index_free(old);
     }
     pthread_rwlock_unlock(&c->ilock);
     if (!rc)

@@ -2,3 +2,4 @@ LIB_SRCS += query/db.c query/write.c query/maintain.c query/items.c query/search
 TEST_SRCS += tests/unit/test_engine.c
 LIB_SRCS += query/embed.c
 TEST_SCRIPTS += tests/integration/core_multimodal.py
+LIB_SRCS += query/gpu.c

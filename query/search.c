@@ -71,6 +71,12 @@ int odx_search_params_set_exact(odx_search_params *p, int exact)
     return 0;
 }
 
+int odx_search_params_set_gpu(odx_search_params *p, int on)
+{
+    p->no_gpu = !on;
+    return 0;
+}
+
 int odx_search_params_set_with_meta(odx_search_params *p, int on)
 {
     p->with_meta = on != 0;
@@ -91,7 +97,8 @@ int odx_search_params_set(odx_search_params *p, const char *nv)
     if ((n == 6 && !strncasecmp(nv, "nprobe", n))) return odx_search_params_set_nprobe(p, (int)v);
     if (n == 1 && nv[0] == 'k') return odx_search_params_set_k(p, (int)v);
     if (n == 5 && !strncasecmp(nv, "exact", n)) return odx_search_params_set_exact(p, (int)v);
-    return odx_error(ODX_EINVAL, "unknown search parameter '%.*s' (efSearch, nprobe, k, exact)", (int)n, nv);
+    if (n == 3 && !strncasecmp(nv, "gpu", n)) return odx_search_params_set_gpu(p, (int)v);
+    return odx_error(ODX_EINVAL, "unknown search parameter '%.*s' (efSearch, nprobe, k, exact, gpu)", (int)n, nv);
 }
 
 /* ---- results ---- */
@@ -367,6 +374,8 @@ static int search_locked(odx_db *db, odx_coll *c, const float *q, size_t nq, con
                 (filter && (ncand <= EXACT_MAX_CANDIDATES || (double)ncand <= EXACT_FRACTION * (double)nlive));
     if (ncand == 0) {
         for (size_t i = 0; i < nq * (size_t)k; i++) seqs[i] = UINT64_MAX;
+    } else if (c->gpu && !p->no_gpu && odx_coll_gpu_search(c, nq, q, k, p->nprobe, members, dist, seqs) == 0) {
+        /* Answered exactly by the GPU mirror, filters and deletes included. */
     } else if (exact) {
         rc = exact_search(txn, c, members, q, nq, k, dist, seqs);
     } else {
@@ -429,7 +438,7 @@ int odx_search(odx_db *db, const char *collection, const float *queries, size_t 
 {
     if (!db || (!queries && nq)) return odx_error(ODX_EINVAL, "NULL argument");
     if (nq > MAX_QUERIES) return odx_error(ODX_ELIMIT, "%zu queries in one call (max %d)", nq, MAX_QUERIES);
-    odx_search_params defaults = {10, 0, 0, 0, 0, 0, NULL};
+    odx_search_params defaults = {.k = 10};
     const odx_search_params *p = params ? params : &defaults;
     if (db->remote) return remote_search_vectors(db, collection, queries, nq, dim, p, out);
     odx_coll *c;
@@ -566,7 +575,7 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q, con
 {
     if (!q || q->n == 0) return odx_error(ODX_EINVAL, "query has no parts");
     if (db->remote) {
-        odx_search_params defaults = {10, 0, 0, 0, 0, 0, NULL};
+        odx_search_params defaults = {.k = 10};
         return db->remote->search ? db->remote->search(db->remote_ctx, collection, q, params ? params : &defaults, out)
                                   : odx_remote_unsupported("search");
     }

@@ -184,6 +184,7 @@ static void apply_to_index(odx_coll *c, struct odx_wreq *r)
             c->index_broken = 1;
         }
     }
+    odx_coll_gpu_apply(c, r->first_seq, r->nadd, r->vecs, r->dead, r->ndead);
     c->desc = r->after;
     if (!c->index_broken) c->indexed_lsn = r->after.lsn;
     pthread_rwlock_unlock(&c->ilock);

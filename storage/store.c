@@ -207,7 +207,7 @@ int odx_store_grow(odx_store *st)
 
 /* Descriptor encoding: u8 version, u32 cid, u32 dim, u8 metric, u8 speclen,
  * spec, u8 spacelen, space, i64 created, i64 updated, u64 next_seq, u64 lsn,
- * u64 count. */
+ * u64 count, u32 flags (older entries end before the flags: 0). */
 int odx_catalog_put(MDB_txn *txn, odx_store *st, const char *name, const odx_coll_desc *d)
 {
     unsigned char b[512];
@@ -223,6 +223,7 @@ int odx_catalog_put(MDB_txn *txn, odx_store *st, const char *name, const odx_col
     odx_put_be64(b + o, d->next_seq); o += 8;
     odx_put_be64(b + o, d->lsn); o += 8;
     odx_put_be64(b + o, d->count); o += 8;
+    odx_put_be32(b + o, d->flags); o += 4;
     MDB_val k = {strlen(name), (void *)name}, v = {o, b};
     return odx_mdb_err(mdb_put(txn, st->catalog, &k, &v, 0), "writing catalog");
 }
@@ -256,6 +257,7 @@ int odx_catalog_get(MDB_txn *txn, odx_store *st, const char *name, odx_coll_desc
     d->next_seq = odx_get_be64(b + o); o += 8;
     d->lsn = odx_get_be64(b + o); o += 8;
     d->count = odx_get_be64(b + o); o += 8;
+    if (o + 4 <= n) d->flags = odx_get_be32(b + o); /* absent in early entries */
     if (d->dim <= 0 || d->dim > 65536 || d->metric > ODX_METRIC_L2) goto corrupt;
     return 0;
 #undef NEED

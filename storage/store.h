@@ -36,7 +36,10 @@ typedef struct odx_coll_desc {
     uint64_t next_seq; /* next sequence number to assign */
     uint64_t lsn;      /* last committed change */
     uint64_t count;    /* live items */
+    uint32_t flags;    /* ODX_COLL_* */
 } odx_coll_desc;
+
+#define ODX_COLL_GPU 0x1u /* mirror the vectors on a GPU when the process has one */
 
 typedef struct odx_coll_dbis {
     MDB_dbi items, vec, seqs, fields, log;
