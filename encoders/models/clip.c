@@ -9,6 +9,7 @@
  * to that position, and sequences of different lengths are packed row-wise
  * into one batch (no padding work). */
 #include "encoders/models/clip.h"
+#include "encoders/models/hub.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -79,19 +80,6 @@ static int read_file(const char *dir, const char *name, char **out, size_t *len)
     return 0;
 }
 
-/* A shard file name from an index: a plain file name, nothing else. */
-static int valid_shard_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
 /* model.safetensors, or the shards listed by model.safetensors.index.json
  * (HF's layout for large checkpoints) merged into one handle. */
 static int open_weights(const char *dir, odx_st **out)
@@ -113,7 +101,7 @@ static int open_weights(const char *dir, odx_st **out)
     if (!cJSON_IsObject(map)) { rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: no weight_map object"); goto out; }
     int shards = 0;
     for (const cJSON *e = map->child; e && !rc; e = e->next) {
-        if (!cJSON_IsString(e) || !valid_shard_name(e->valuestring)) {
+        if (!cJSON_IsString(e) || !odx_model_file_name_ok(e->valuestring)) {
             rc = odx_error(ODX_ECORRUPT, "model.safetensors.index.json: bad shard name for '%.64s'", e->string);
             break;
         }

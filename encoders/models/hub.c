@@ -1,6 +1,7 @@
 /* Model download over HTTP(S) (see hub.h). */
 #include "encoders/models/hub.h"
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/error.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -37,6 +39,18 @@ out:
     EVP_MD_CTX_free(ctx);
     fclose(f);
     return rc;
+}
+
+int odx_model_file_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 255 || s[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return 1;
 }
 
 /* Repo "owner/name" and revisions: [A-Za-z0-9._-] segments, no "..". */
@@ -200,6 +214,46 @@ static int fetch(CURL *c, const char *url, const char *dest, const char *name, c
     return 0;
 }
 
+/* No model.safetensors: a sharded checkpoint needs its index and shards. */
+static int pull_shards(CURL *c, const char *hub, size_t hl, const char *repo, const char *rev, const char *dest,
+                       const odx_hub_opts *o)
+{
+    char url[1400], path[4200];
+    const char *idx = "model.safetensors.index.json";
+    snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)hl, hub, repo, rev, idx);
+    int missing = 0;
+    int rc = fetch(c, url, dest, idx, o, &missing);
+    if (rc) return rc;
+    if (missing) return odx_error(ODX_ENOTFOUND, "%.*s/%s: neither model.safetensors nor %s on the hub", (int)hl, hub, repo, idx);
+    snprintf(path, sizeof path, "%s/%s", dest, idx);
+    FILE *f = fopen(path, "rb");
+    if (!f) return odx_error(ODX_EIO, "%s: %s", path, strerror(errno));
+    size_t cap = 16u << 20; /* an index lists names only: 16 MiB is plenty */
+    char *buf = odx_malloc(cap);
+    size_t len = buf ? fread(buf, 1, cap, f) : 0;
+    fclose(f);
+    if (!buf) return odx_error(ODX_ENOMEM, "out of memory");
+    if (len == cap) { odx_free(buf); return odx_error(ODX_ELIMIT, "%s: over 16 MiB", idx); }
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    odx_free(buf);
+    const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!cJSON_IsObject(map)) rc = odx_error(ODX_ECORRUPT, "%s: no weight_map object", idx);
+    for (const cJSON *e = map ? map->child : NULL; e && !rc; e = e->next) {
+        if (!cJSON_IsString(e) || !odx_model_file_name_ok(e->valuestring)) {
+            rc = odx_error(ODX_ECORRUPT, "%s: bad shard name for '%.64s'", idx, e->string);
+            break;
+        }
+        int seen = 0;
+        for (const cJSON *p = map->child; p != e && !seen; p = p->next) seen = strcmp(p->valuestring, e->valuestring) == 0;
+        if (seen) continue;
+        snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)hl, hub, repo, rev, e->valuestring);
+        rc = fetch(c, url, dest, e->valuestring, o, &missing);
+        if (!rc && missing) rc = odx_error(ODX_ENOTFOUND, "%s: not found on the hub (HTTP 404)", url);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 int odx_hub_pull(const char *repo, const char *dest, const odx_hub_opts *opts)
 {
     odx_hub_opts o = {0};
@@ -218,20 +272,21 @@ int odx_hub_pull(const char *repo, const char *dest, const odx_hub_opts *opts)
     CURL *c = curl_easy_init();
     if (!c) return odx_error(ODX_ENOMEM, "curl_easy_init failed");
     static const struct { const char *name; int required; } files[] = {
-        {"config.json", 1}, {"model.safetensors", 1}, {"vocab.json", 0}, {"merges.txt", 0},
+        {"config.json", 1}, {"model.safetensors", 0}, {"vocab.json", 0}, {"merges.txt", 0},
         {"preprocessor_config.json", 0}, {"tokenizer.json", 0}, {"tokenizer_config.json", 0},
         {"special_tokens_map.json", 0},
     };
     int rc = 0;
     size_t hl = strlen(hub);
     while (hl > 0 && hub[hl - 1] == '/') hl--;
+    char url[1400];
     for (size_t i = 0; i < sizeof files / sizeof files[0] && !rc; i++) {
-        char url[1400];
         snprintf(url, sizeof url, "%.*s/%s/resolve/%s/%s", (int)hl, hub, repo, rev, files[i].name);
         int missing = 0;
         rc = fetch(c, url, dest, files[i].name, &o, &missing);
         if (!rc && missing && files[i].required)
             rc = odx_error(ODX_ENOTFOUND, "%s: not found on the hub (HTTP 404)", url);
+        if (!rc && missing && i == 1) rc = pull_shards(c, hub, hl, repo, rev, dest, &o);
     }
     curl_easy_cleanup(c);
     return rc;

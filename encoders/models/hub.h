@@ -1,7 +1,9 @@
 /* Downloading a model directory from a Hugging Face-style hub with libcurl.
  *
  * URL layout: {hub}/{repo}/resolve/{revision}/{file}. Files: config.json and
- * model.safetensors are required; vocab.json, merges.txt,
+ * model.safetensors are required (or, for sharded checkpoints,
+ * model.safetensors.index.json and every shard its weight_map names);
+ * vocab.json, merges.txt,
  * preprocessor_config.json, tokenizer.json, tokenizer_config.json,
  * special_tokens_map.json are fetched when the hub has them (404 skips).
  * Each file downloads to FILE.part and is renamed when complete. A .part
@@ -35,6 +37,10 @@ typedef struct odx_hub_opts {
  * has curl's), ODX_ECORRUPT for a checksum mismatch, ODX_ELIMIT for a file
  * over ODX_HUB_MAX_FILE. */
 int odx_hub_pull(const char *repo, const char *dest, const odx_hub_opts *opts);
+
+/* 1 when s is a plain file name fit for a model directory: 1..255 chars of
+ * [A-Za-z0-9._-], not starting with '.' (so no paths, no "..") . */
+int odx_model_file_name_ok(const char *s);
 
 /* SHA-256 of a file as 64 lowercase hex digits + NUL. 0 or ODX_EIO. */
 int odx_sha256_file(const char *path, char hex[65]);

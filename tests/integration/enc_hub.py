@@ -140,6 +140,30 @@ def main():
         report("pull: a missing required file is a clear not-found error",
                r.returncode != 0 and b"not found" in r.stderr, r.stderr.decode(errors="replace")[-300:])
 
+        # A sharded checkpoint: index + shards instead of model.safetensors.
+        import safetensors_io
+        sh = os.path.join(tmp, "sharded")
+        shutil.copytree(src, sh)
+        w = safetensors_io.load(os.path.join(sh, "model.safetensors"))
+        os.remove(os.path.join(sh, "model.safetensors"))
+        names = sorted(w)
+        wmap = {}
+        for k in range(2):
+            fn = f"model-{k + 1:05d}-of-00002.safetensors"
+            safetensors_io.save({n: w[n] for n in names[k::2]}, os.path.join(sh, fn))
+            wmap.update({n: fn for n in names[k::2]})
+        json.dump({"weight_map": wmap}, open(os.path.join(sh, "model.safetensors.index.json"), "w"))
+        Hub.root = sh
+        d6 = os.path.join(tmp, "d6")
+        r = pull(hub, d6)
+        Hub.root = src
+        ok = r.returncode == 0 and all(open(os.path.join(sh, f), "rb").read() == open(os.path.join(d6, f), "rb").read()
+                                       for f in ("model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                                                 "model-00002-of-00002.safetensors"))
+        r2 = subprocess.run([TOOL, "pixels", d6, "/dev/null", "1", os.path.join(tmp, "o")], capture_output=True)
+        report("pull: a sharded checkpoint brings its index and every shard, and opens",
+               ok and b"wrong size" in r2.stderr, r.stderr.decode(errors="replace")[-300:] + r2.stderr.decode())
+
         for bad_hub, repo, needle in (("file:///etc", "a/b", b"http://"), (hub, "../etc", b"repository"),
                                       (hub, "a/b/c", b"repository"), ("http://127.0.0.1:1", "a/b", b"run again")):
             r = pull(bad_hub, os.path.join(tmp, "d5"), repo=repo)
