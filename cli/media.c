@@ -36,6 +36,29 @@ int cli_read_file(const char *path, void **data, size_t *len)
     return 0;
 }
 
+/* Wavefront OBJ is plain text: call it a mesh when, skipping comments and
+ * blanks, its lines are OBJ statements with at least 3 vertices and a face. */
+static int looks_like_obj(const char *s, size_t len)
+{
+    size_t i = 0, verts = 0, faces = 0, other = 0;
+    while (i < len && other == 0) {
+        size_t e = i;
+        while (e < len && s[e] != '\n') e++;
+        const char *l = s + i;
+        size_t n = e - i;
+        while (n && (l[0] == ' ' || l[0] == '\t')) { l++; n--; }
+        if (n == 0 || l[0] == '#') {}
+        else if (n > 2 && l[0] == 'v' && l[1] == ' ') verts++;
+        else if (n > 2 && l[0] == 'f' && l[1] == ' ') faces++;
+        else if ((n > 3 && (l[0] == 'v' && (l[1] == 'n' || l[1] == 't') && l[2] == ' ')) ||
+                 (n > 2 && (l[0] == 'o' || l[0] == 'g' || l[0] == 's') && l[1] == ' ') || !strncmp(l, "mtllib ", 7) ||
+                 !strncmp(l, "usemtl ", 7)) {}
+        else other++;
+        i = e + 1;
+    }
+    return other == 0 && verts >= 3 && faces >= 1;
+}
+
 int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format)
 {
     const unsigned char *p = data;
@@ -43,7 +66,7 @@ int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format
     *m = ODX_MODALITY_IMAGE;
     if (HAS(0, "\xff\xd8\xff")) { *format = "JPEG"; return 0; }
     if (HAS(0, "\x89PNG\r\n\x1a\n")) { *format = "PNG"; return 0; }
-    if (HAS(0, "GIF87a") || HAS(0, "GIF89a")) { *format = "GIF"; return 0; }
+    if (HAS(0, "GIF8")) { *format = "GIF"; return 0; }
     if (HAS(0, "RIFF") && HAS(8, "WEBP")) { *format = "WebP"; return 0; }
     if (HAS(0, "BM") && len > 26) { *format = "BMP"; return 0; }
     *m = ODX_MODALITY_AUDIO;
@@ -58,6 +81,12 @@ int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format
     if (HAS(0, "ply\n") || HAS(0, "ply\r\n")) { *format = "PLY"; return 0; }
     if (HAS(0, "glTF")) { *format = "GLB"; return 0; }
     if (HAS(0, "OFF\n") || HAS(0, "OFF\r\n")) { *format = "OFF"; return 0; }
+    if (HAS(0, "solid") && len < (64u << 20) && memmem(p, len, "facet normal", 12)) { *format = "STL (ASCII)"; return 0; }
+    if (len >= 84) {
+        uint32_t nf = (uint32_t)p[80] | (uint32_t)p[81] << 8 | (uint32_t)p[82] << 16 | (uint32_t)p[83] << 24;
+        if ((uint64_t)nf * 50 + 84 == len) { *format = "STL (binary)"; return 0; }
+    }
+    if (looks_like_obj(data, len)) { *format = "OBJ"; return 0; }
 #undef HAS
     if (len > 0 && !memchr(data, 0, len) && odx_utf8_valid(data, len)) {
         *m = ODX_MODALITY_TEXT;
@@ -140,7 +169,8 @@ static int flush(struct ingest *in)
     if (!odx_batch_size(in->b)) return 0;
     int rc = odx_upsert(in->db, in->coll, in->b);
     if (rc) {
-        cli_fail_rc(rc, "ingest");
+        /* One line per refused file: the id is its path. */
+        cli_fail("%s", odx_last_error());
         in->failed += odx_batch_size(in->b);
     } else {
         in->items += odx_batch_size(in->b);
@@ -176,7 +206,7 @@ static void ingest_file(struct ingest *in, const char *path)
     odx_meta_free(meta);
     odx_free(data);
     if (rc) { cli_fail("%s: %s", path, odx_last_error()); in->failed++; return; }
-    if (flush(in)) cli_fail("%s: skipped (%s data)", path, fmt);
+    flush(in);
 }
 
 static void ingest_path(struct ingest *in, const char *path, int depth)

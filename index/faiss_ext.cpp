@@ -12,6 +12,7 @@
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/invlists/InvertedLists.h>
 
 #include <cstdio>
 #include <cstring>
@@ -107,6 +108,65 @@ extern "C" int odx_faiss_describe(const FaissIndex *cindex, char *buf, size_t le
         snprintf(buf, len, "SQ");
     } else {
         snprintf(buf, len, "other");
+    }
+    return 0;
+}
+
+extern "C" int odx_faiss_validate(const FaissIndex *cindex, char *why, size_t len)
+{
+    const faiss::Index *index = reinterpret_cast<const faiss::Index *>(cindex);
+    const int64_t n = index->ntotal;
+    if (n < 0) { snprintf(why, len, "negative ntotal"); return 1; }
+    if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(index)) {
+        const faiss::HNSW &g = h->hnsw;
+        if (!h->storage || h->storage->ntotal != n) { snprintf(why, len, "HNSW storage count differs"); return 1; }
+        if ((int64_t)g.levels.size() != n || (int64_t)g.offsets.size() != n + 1 || g.offsets[0] != 0 ||
+            g.offsets[n] != g.neighbors.size()) {
+            snprintf(why, len, "HNSW level/offset tables do not match %lld vectors", (long long)n);
+            return 1;
+        }
+        if (g.max_level < -1 || g.max_level + 1 >= (int)g.cum_nneighbor_per_level.size() ||
+            g.entry_point < -1 || g.entry_point >= n || (n > 0) != (g.entry_point >= 0)) {
+            snprintf(why, len, "HNSW entry point or top level out of range");
+            return 1;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            int l = g.levels[i];
+            if (l < 1 || l > g.max_level + 1 || g.offsets[i + 1] < g.offsets[i] ||
+                g.offsets[i + 1] - g.offsets[i] != (size_t)g.cum_nneighbor_per_level[l]) {
+                snprintf(why, len, "HNSW node %lld has a bad level or neighbour count", (long long)i);
+                return 1;
+            }
+        }
+        for (auto nb : g.neighbors)
+            if (nb < -1 || nb >= n) { snprintf(why, len, "HNSW link to node %d of %lld", (int)nb, (long long)n); return 1; }
+        return 0;
+    }
+    if (auto *ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+        const faiss::InvertedLists *il = ivf->invlists;
+        if (!il || il->nlist != ivf->nlist || !ivf->quantizer || ivf->quantizer->ntotal != (int64_t)ivf->nlist) {
+            snprintf(why, len, "IVF lists or quantizer do not match nlist %zu", ivf->nlist);
+            return 1;
+        }
+        int64_t total = 0;
+        for (size_t l = 0; l < il->nlist; l++) {
+            size_t sz = il->list_size(l);
+            total += (int64_t)sz;
+            if (total > n) break;
+            const faiss::Index::idx_t *ids = il->get_ids(l);
+            for (size_t j = 0; j < sz; j++)
+                if (ids[j] < 0 || ids[j] >= n) {
+                    il->release_ids(l, ids);
+                    snprintf(why, len, "IVF list %zu holds id %lld of %lld", l, (long long)ids[j], (long long)n);
+                    return 1;
+                }
+            il->release_ids(l, ids);
+        }
+        if (total != n) { snprintf(why, len, "IVF lists hold %lld vectors, index says %lld", (long long)total, (long long)n); return 1; }
+        return 0;
+    }
+    if (auto *f = dynamic_cast<const faiss::IndexFlat *>(index)) {
+        if (f->codes.size() != (size_t)n * f->code_size) { snprintf(why, len, "Flat storage size differs"); return 1; }
     }
     return 0;
 }

@@ -24,6 +24,12 @@ int odx_faiss_search(const FaissIndex *index, idx_t n, const float *x, idx_t k, 
  * values <= 0 are ignored. Reaches the index behind an IndexIDMap too. */
 int odx_faiss_set_defaults(FaissIndex *index, int ef_search, int nprobe);
 
+/* Checks the internal consistency of a loaded index (HNSW graph links and
+ * levels, IVF list ids and sizes, storage counts), so that a checkpoint that
+ * passed its checksum but holds a broken structure is rebuilt instead of
+ * crashing a search. 0 when sound; 1 with the reason in why. */
+int odx_faiss_validate(const FaissIndex *index, char *why, size_t len);
+
 /* Describes the index type, e.g. "HNSW32,Flat (efSearch=64)" into buf. */
 int odx_faiss_describe(const FaissIndex *index, char *buf, size_t len);
 

@@ -93,8 +93,84 @@ void odx_index_free(odx_index *ix)
     odx_free(ix);
 }
 
+/* Parses an unsigned decimal at *p (advancing it); -1 when there is none or
+ * it passes max. */
+static long spec_num(const char **p, long max)
+{
+    if (**p < '0' || **p > '9') return -1;
+    long v = 0;
+    while (**p >= '0' && **p <= '9') {
+        v = v * 10 + (**p - '0');
+        if (v > max) return -1;
+        (*p)++;
+    }
+    return v;
+}
+
+/* The index specs omnidex accepts, checked before FAISS sees them: FAISS's
+ * factory takes sizes on trust (IVF999999999 asks for tens of GB). */
+static int spec_component_ok(const char *c, size_t n, int dim, char *why, size_t wlen)
+{
+    char t[64];
+    if (n == 0 || n >= sizeof t) { snprintf(why, wlen, "empty or overlong component"); return 0; }
+    memcpy(t, c, n);
+    t[n] = 0;
+    const char *p = t;
+    long v;
+    if (!strcmp(t, "Flat") || !strcmp(t, "L2norm") || !strcmp(t, "SQ4") || !strcmp(t, "SQ6") || !strcmp(t, "SQ8") ||
+        !strcmp(t, "SQfp16"))
+        return 1;
+    if (!strncmp(t, "HNSW", 4)) {
+        p += 4;
+        if ((v = spec_num(&p, 128)) < 2 || *p) { snprintf(why, wlen, "HNSW<M> needs M in 2..128"); return 0; }
+        return 1;
+    }
+    if (!strncmp(t, "IVF", 3)) {
+        p += 3;
+        if ((v = spec_num(&p, 262144)) < 1 || *p) { snprintf(why, wlen, "IVF<nlist> needs nlist in 1..262144"); return 0; }
+        return 1;
+    }
+    if (!strncmp(t, "OPQ", 3) || !strncmp(t, "PCAR", 4) || !strncmp(t, "PCA", 3)) {
+        p += !strncmp(t, "OPQ", 3) ? 3 : !strncmp(t, "PCAR", 4) ? 4 : 3;
+        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "%.4s<n> needs n in 1..%d", t, dim); return 0; }
+        if (*p == '_') {
+            p++;
+            if (spec_num(&p, dim) < 1) { snprintf(why, wlen, "output dimension must be 1..%d", dim); return 0; }
+        }
+        if (*p) { snprintf(why, wlen, "trailing characters"); return 0; }
+        return 1;
+    }
+    if (!strncmp(t, "PQ", 2)) {
+        p += 2;
+        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "PQ<m> needs m in 1..%d", dim); return 0; }
+        if (*p == 'x') {
+            p++;
+            long b = spec_num(&p, 16);
+            if (b < 1 || b > 12) { snprintf(why, wlen, "PQ<m>x<bits> needs bits in 1..12"); return 0; }
+        }
+        if (!strcmp(p, "np")) p += 2;
+        if (*p) { snprintf(why, wlen, "trailing characters"); return 0; }
+        return 1;
+    }
+    snprintf(why, wlen, "unsupported component");
+    return 0;
+}
+
 int odx_index_spec_check(const char *spec, int dim, odx_metric metric)
 {
+    const char *s = spec;
+    for (;;) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char why[96];
+        if (!spec_component_ok(s, n, dim, why, sizeof why))
+            return odx_error(ODX_EINVAL,
+                             "index spec '%.127s': '%.*s': %s (supported: Flat, HNSW<M>, IVF<nlist>, PQ<m>[x<bits>][np], "
+                             "SQ4|SQ6|SQ8|SQfp16, OPQ<m>[_<d>], PCA[R]<d>, L2norm, joined by commas)",
+                             spec, (int)(n > 40 ? 40 : n), s, why);
+        if (!e) break;
+        s = e + 1;
+    }
     odx_index *ix;
     int rc = odx_index_create(spec, dim, metric, &ix);
     if (rc) return rc == ODX_EINDEX ? ODX_EINVAL : rc;
@@ -111,7 +187,9 @@ size_t odx_index_train_min(const char *spec)
         if (nlist > 0) need = (size_t)nlist * 39; /* FAISS warns below 39 per centroid */
     }
     if (strstr(spec, "PQ") && need < 256 * 39) need = 256 * 39;
-    if (strstr(spec, "SQ") && need < 1000) need = 1000;
+    /* Anything else that trains (SQ ranges, PCA/OPQ rotations) wants a
+     * reasonable sample too. */
+    if ((strstr(spec, "SQ") || strstr(spec, "PCA") || strstr(spec, "OPQ")) && need < 1000) need = 1000;
     return need;
 }
 
@@ -372,6 +450,11 @@ int odx_index_load(const char *path, int dim, odx_metric metric, odx_index **out
     }
     if (faiss_Index_d(ix->fx) != dim || (uint64_t)faiss_Index_ntotal(ix->fx) != n) {
         rc = odx_error(ODX_ECORRUPT, "%s: index shape does not match its header", path);
+        goto out;
+    }
+    char why[200];
+    if (odx_faiss_validate(ix->fx, why, sizeof why)) {
+        rc = odx_error(ODX_ECORRUPT, "%s: %s", path, why);
         goto out;
     }
     /* FAISS does not keep the factory string: the header does. */

@@ -238,7 +238,7 @@ int odx_coll_open_index(odx_db *db, odx_coll *c)
         if (why[0])
             odx_log(ODX_LOG_INFO, "collection '%s': %s; rebuilt %s from LMDB (%llu vectors, %.1f s)", c->name, why,
                     factory, (unsigned long long)nlive, odx_now_mono() - t0);
-        if (w2[0]) odx_log(ODX_LOG_INFO, "collection '%s': %s", c->name, w2);
+        if (w2[0] && nlive) odx_log(ODX_LOG_INFO, "collection '%s': %s", c->name, w2);
         c->ckpt_lsn = 0;
     }
     odx_coll_gpu_build(db, c, txn);

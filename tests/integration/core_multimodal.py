@@ -121,10 +121,17 @@ with open(os.path.join(bad, "tone.wav"), "wb") as f:
     f.write(b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data\0\0\0\0")
 with open(os.path.join(bad, "broken.jpg"), "wb") as f:
     f.write(open(os.path.join(corpus, "astronaut.jpg"), "rb").read()[:300])
+with open(os.path.join(bad, "tri.obj"), "w") as f:
+    f.write("# a triangle\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+with open(os.path.join(bad, "tri.stl"), "w") as f:
+    f.write("solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n")
 rc, out, err = run(data, "ingest", "media", bad)
 ok(rc == 1 and "unknown binary data is not a format" in err, "unrecognised binary named", err)
 ok("no audio encoder" in err, "audio file into a text+image space", err)
-ok("broken.jpg" in err and "ingest: 0 items" in out and "3 failed" in out, "truncated JPEG refused with its name", out + err)
+ok("broken.jpg" in err and "ingest: 0 items" in out and "5 failed" in out, "truncated JPEG refused with its name", out + err)
+ok(err.count("tri.obj") == 1 and err.count("tri.stl") == 1 and err.count("no mesh encoder") == 2,
+   "OBJ and ASCII STL sniffed as meshes, one error line each", err)
+ok(len(err.strip().splitlines()) == 5, "one error line per refused file", err)
 rc, out, err = run(data, "search", "media", "--audio", os.path.join(corpus, "chelsea.png"))
 ok(rc == 1 and "holds PNG data" in err, "--audio with an image file", err)
 rc, out, err = run(data, "collection", "info", "media", "--json")
