@@ -31,8 +31,9 @@ static odx_bpe *make(int drop_byte)
         if (b == drop_byte) continue;
         byte_utf8(b, s);
         cJSON_AddNumberToObject(v, s, b);
-        strcat(s, "</w>");
-        cJSON_AddNumberToObject(v, s, 256 + b);
+        char e[24];
+        snprintf(e, sizeof e, "%s</w>", s);
+        cJSON_AddNumberToObject(v, e, 256 + b);
     }
     const char *extra[] = {"he", "ll", "hell", "hello</w>", "<|startoftext|>", "<|endoftext|>"};
     for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(v, extra[i], 512 + i);
