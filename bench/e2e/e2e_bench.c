@@ -287,8 +287,8 @@ int main(int argc, char **argv)
         fclose(la);
         loadavg[strcspn(loadavg, "\n")] = '\0';
     }
-    printf("# e2e: %d x %d structured vectors, HNSW32,Flat, cosine, k=%d, efSearch=%d, %.0f s per row, "
-           "%d server workers, %ld CPUs; load+index %.1f s; loadavg before: %s\n",
+    printf("Setup: %d x %d structured vectors, HNSW32,Flat, cosine, k=%d, efSearch=%d, %.1f s per row, "
+           "%d server workers, %ld CPUs; load+index %.1f s; loadavg before: %s\n\n",
            N, DIM, K, EF, SECONDS, WORKERS, sysconf(_SC_NPROCESSORS_ONLN), load_s, loadavg);
     printf("| clients | in-process QPS | p50 us | p99 us | gRPC QPS | p50 us | p99 us | p50 overhead us | errors |\n");
     printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

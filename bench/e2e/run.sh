@@ -26,6 +26,9 @@ sec = ["## End-to-end gRPC", "",
        "cores. Latency is per call, client side. Reproduce with `%s`." % cmd, "",
        "Run %s on %s (%d CPUs):" % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"), cpu, os.cpu_count()),
        "", table, ""]
+notes = os.path.join(os.path.dirname(os.path.abspath(path)), "e2e", "notes.md")
+if os.path.exists(notes):
+    sec += [open(notes).read().rstrip(), ""]
 text = open(path).read() if os.path.exists(path) else "# omnidex benchmark results\n"
 lines = text.split("\n")
 start = next((i for i, l in enumerate(lines) if l.strip() == "## End-to-end gRPC"), None)
