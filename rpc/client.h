@@ -43,7 +43,7 @@ typedef struct odx_rpc_client_options {
     const char *tls_ca_pem;     /* PEM roots to verify the server; NULL = plaintext */
     const char *tls_cert_pem;   /* client certificate for mutual TLS (with tls_key_pem) */
     const char *tls_key_pem;
-    double timeout_seconds;     /* per call; 0 = none. Default 30 */
+    double timeout_seconds;     /* per call (for UpsertStream: the whole stream); 0 = none. Default 30 */
     size_t max_message_bytes;   /* default 64 MiB */
 } odx_rpc_client_options;
 
