@@ -4,8 +4,11 @@
 #   make test                  replays every saved fuzz corpus (plain build,
 #                              tests/fuzz/replay_main.c), plus the rel_* tests
 #   make fuzz FUZZ_SECONDS=N   libFuzzer (clang, ASan+UBSan), N s per target
-#   make stress                100 kill -9 runs during UpsertStream/compaction
+#   make stress                100 kill -9 runs per scenario: server during
+#                              UpsertStream/Upsert, compact/checkpoint, and
+#                              core_crash.py (omnidex put); disk full once
 #   make soak                  32 clients for 10 min against the ASan server
+#                              (SOAK_SECONDS, SOAK_CLIENTS to change)
 FUZZ_TARGETS := filter meta rpc safetensors tokenizer image index
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
@@ -60,5 +63,20 @@ fuzz-seeds: build/rel/omnidex
 	/usr/bin/python3 tests/fuzz/make_seeds.py --omnidex build/rel/omnidex
 fuzz: $(FZ_BINS)
 	nice tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
-TEST_SRCS += tests/unit/test_rel_filter.c
+TEST_SRCS += tests/unit/test_rel_filter.c tests/unit/test_rel_alloc.c
+
+# ---- crash safety, soak -------------------------------------------------------
+# make test: 10 kills per crash scenario (OMNIDEX_CRASH_RUNS); the soak runs
+# 60 s only in the sanitizer build (it prints a skip line otherwise).
+TEST_SCRIPTS += tests/integration/rel_crash_server.py tests/integration/rel_soak.py
+STRESS_RUNS ?= 100
+SOAK_SECONDS ?= 600
+SOAK_CLIENTS ?= 32
+stress: all
+	@OMNIDEX_CRASH_RUNS=$(STRESS_RUNS) OMNIDEX_TEST_TIMEOUT=14400 nice tools/run-tests.sh $(B) -- \
+	  tests/integration/rel_crash_server.py tests/integration/core_crash.py
+soak:
+	$(MAKE) SANITIZE=address,undefined all
+	@OMNIDEX_SOAK_SECONDS=$(SOAK_SECONDS) OMNIDEX_SOAK_CLIENTS=$(SOAK_CLIENTS) OMNIDEX_TEST_TIMEOUT=$$(($(SOAK_SECONDS) + 600)) \
+	  nice tools/run-tests.sh build/san -- tests/integration/rel_soak.py
 .PRECIOUS: $(FUZZ_DIR)/obj/%.o
