@@ -117,7 +117,10 @@ static int parse_space_json(odx_space *s, const char *dir, const char *json, siz
     int n = rel[0] == '/' ? snprintf(model_dir, cap, "%s", rel) : snprintf(model_dir, cap, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= cap) { rc = odx_error(ODX_EINVAL, "space.json: model path too long"); goto out; }
     const cJSON *dim = cJSON_GetObjectItemCaseSensitive(root, "dim");
-    if (dim && !cJSON_IsNumber(dim)) { rc = odx_error(ODX_EINVAL, "space.json: dim must be a number"); goto out; }
+    if (dim && (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= 65536))) {
+        rc = odx_error(ODX_EINVAL, "space.json: dim must be a number in [1, 65536]");
+        goto out;
+    }
     s->dim = dim ? (int)dim->valuedouble : -1;
     const cJSON *metric = cJSON_GetObjectItemCaseSensitive(root, "metric");
     if (metric && (!cJSON_IsString(metric) || strcmp(metric->valuestring, "cosine") != 0)) {

@@ -37,7 +37,7 @@ static int get_bool(const cJSON *o, const char *k, int *v)
 
 static int get_dim(const cJSON *j, const char *k, int *v)
 {
-    if (!cJSON_IsNumber(j) || j->valuedouble < 1 || j->valuedouble > 4096 || j->valuedouble != (int)j->valuedouble)
+    if (!cJSON_IsNumber(j) || !(j->valuedouble >= 1 && j->valuedouble <= 4096) || j->valuedouble != (int)j->valuedouble)
         return odx_error(ODX_EINVAL, "preprocessor_config.json: %s must be an integer in [1, 4096]", k);
     *v = (int)j->valuedouble;
     return 0;

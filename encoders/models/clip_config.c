@@ -29,7 +29,7 @@ static int get_int(const cJSON *o, const char *key, int lo, int hi, int *v, cons
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j || cJSON_IsNull(j)) return 0;
     double d = cJSON_IsNumber(j) ? j->valuedouble : -1e300;
-    if (!cJSON_IsNumber(j) || d != (double)(long long)d || d < lo || d > hi)
+    if (!cJSON_IsNumber(j) || !(d >= lo && d <= hi) || d != (double)(long long)d) /* range first: the cast needs it */
         return odx_error(ODX_EINVAL, "config.json: %s.%s must be an integer in [%d, %d]", where, key, lo, hi);
     *v = (int)d;
     return 0;
