@@ -108,7 +108,7 @@ int odx_search_params_set(odx_search_params *p, const char *nv)
 void odx_results_free(odx_results *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->nq * r->k; i++) {
+    for (size_t i = 0; r->hits && i < r->nq * r->k; i++) {
         odx_free(r->hits[i].id);
         odx_meta_free(r->hits[i].meta);
     }

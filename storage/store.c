@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -183,10 +184,22 @@ void odx_txn_abort(odx_store *st, MDB_txn *txn)
     pthread_rwlock_unlock(&st->resize);
 }
 
+/* LMDB reports a write cut short by a full filesystem as EIO ("short
+ * write, filesystem full?"); tell that case apart by the free space left. */
+static int disk_nearly_full(const char *dir)
+{
+    struct statvfs v;
+    if (statvfs(dir, &v) != 0) return 0;
+    return (uint64_t)v.f_bavail * v.f_frsize < ((uint64_t)16 << 20);
+}
+
 int odx_txn_commit(odx_store *st, MDB_txn *txn)
 {
     int rc = mdb_txn_commit(txn);
     pthread_rwlock_unlock(&st->resize);
+    if (rc == EIO && disk_nearly_full(st->dir))
+        return odx_error(ODX_EFULL, "committing transaction: disk full (%s has under 16 MiB free); reads still work",
+                         st->dir);
     return rc ? odx_mdb_err(rc, "committing transaction") : 0;
 }
 
