@@ -20,6 +20,7 @@ In `make test` it runs only in the sanitizer build (OMNIDEX_BUILD ending in
 import os
 import random
 import re
+import shutil
 import sys
 import threading
 import time
@@ -193,4 +194,10 @@ reports = [ln for ln in err_text.splitlines()
            if re.search(r"LeakSanitizer|AddressSanitizer|runtime error:|ThreadSanitizer", ln)]
 ok(rc == 0, f"soak: server exits 0 on SIGTERM (rc {rc})", err_text[-2000:])
 ok(not reports, "soak: no sanitizer report in the server's stderr", "\n".join(reports[:10]))
+for d in (srv.data, srv.models):
+    shutil.rmtree(d, ignore_errors=True)
+try:
+    os.unlink(srv.errlog)
+except OSError:
+    pass
 done()
