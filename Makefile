@@ -50,6 +50,8 @@ include $(sort $(wildcard */module.mk)) $(wildcard index/cuda/module.mk)
 LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(filter %.c,$(LIB_SRCS))) \
             $(patsubst %.cpp,$(B)/%.o,$(filter %.cpp,$(LIB_SRCS)))
 LIB := $(B)/libomnidex.a
+# Programs relink when the FAISS build changes (tools/deps.sh rebuilds it).
+FAISS_LIBS := $(FAISS_DIR)/lib/libfaiss_c.a $(FAISS_DIR)/lib/libfaiss.a
 TEST_BINS := $(patsubst %.c,$(B)/%,$(TEST_SRCS))
 
 .PHONY: all deps test demo bench clean unit-tests
@@ -75,11 +77,11 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/omnidex: $(B)/cli/main.o $(CLI_OBJS) $(LIB)
+$(B)/omnidex: $(B)/cli/main.o $(CLI_OBJS) $(LIB) $(FAISS_LIBS)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CLI_LIBS) $(LDLIBS)
 	@ln -sf $(VARIANT)/omnidex build/omnidex-$(VARIANT)
 
-$(B)/tests/%: tests/%.c $(LIB) tests/unit/testlib.h
+$(B)/tests/%: tests/%.c $(LIB) $(FAISS_LIBS) tests/unit/testlib.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(LDFLAGS) $(LDLIBS)
 

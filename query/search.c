@@ -323,18 +323,19 @@ static int resolve(MDB_txn *txn, odx_coll *c, size_t nq, int k, const float *dis
             if (s == UINT64_MAX) continue;
             const char *id;
             size_t idlen;
-            rc = odx_seq_get(txn, c->dbis.seqs, s, &id, &idlen);
+            odx_modality mod;
+            rc = odx_seq_get(txn, c->dbis.seqs, s, &mod, &id, &idlen);
             if (rc == ODX_ENOTFOUND) { rc = 0; continue; } /* deleted since */
             if (rc) break;
             struct odx_hit *h = &r->hits[q * k + r->count[q]];
             if (!(h->id = odx_strndup(id, idlen))) { rc = odx_error(ODX_ENOMEM, "out of memory"); break; }
             h->score = dist[q * k + i];
-            odx_rec rec;
-            rc = odx_rec_get(txn, c->dbis.items, id, idlen, &rec);
-            if (rc == ODX_ENOTFOUND) { rc = 0; odx_free(h->id); h->id = NULL; continue; }
-            if (rc) { odx_free(h->id); h->id = NULL; break; }
-            h->modality = rec.modality;
+            h->modality = mod;
             if (with_meta) {
+                odx_rec rec;
+                rc = odx_rec_get(txn, c->dbis.items, id, idlen, &rec);
+                if (rc == ODX_ENOTFOUND) { rc = 0; odx_free(h->id); h->id = NULL; continue; }
+                if (rc) { odx_free(h->id); h->id = NULL; break; }
                 size_t used;
                 if ((rc = odx_meta_new(&h->meta)) || (rc = odx_meta_decode(rec.meta, rec.meta_len, &used, h->meta))) {
                     odx_free(h->id);

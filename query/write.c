@@ -131,7 +131,7 @@ static int apply_upsert(MDB_txn *txn, odx_coll *c, odx_coll_desc *d, struct odx_
         uint64_t seq = d->next_seq++;
         if ((rc = odx_rec_put(txn, c->dbis.items, it->id, it->idlen, seq, it->modality, created, now, it->source,
                               it->meta)) ||
-            (rc = odx_seq_put(txn, c->dbis.seqs, seq, it->id, it->idlen)) ||
+            (rc = odx_seq_put(txn, c->dbis.seqs, seq, it->modality, it->id, it->idlen)) ||
             (rc = odx_fields_add(txn, c->dbis.fields, seq, it->modality, it->meta)) ||
             (rc = odx_log_append(txn, c->dbis.log, ++d->lsn, ODX_LOG_ADD, seq)))
             return rc;

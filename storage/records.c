@@ -59,7 +59,7 @@ int odx_rec_del(MDB_txn *txn, MDB_dbi items, const char *id, size_t idlen)
     return odx_mdb_err(mdb_del(txn, items, &k, NULL), "deleting record");
 }
 
-int odx_seq_get(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, const char **id, size_t *idlen)
+int odx_seq_get(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, odx_modality *mod, const char **id, size_t *idlen)
 {
     unsigned char kb[8];
     odx_put_be64(kb, seq);
@@ -67,16 +67,22 @@ int odx_seq_get(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, const char **id, size_
     int rc = mdb_get(txn, seqs, &k, &v);
     if (rc == MDB_NOTFOUND) return ODX_ENOTFOUND;
     if (rc) return odx_mdb_err(rc, "reading seq map");
-    *id = v.mv_data;
-    *idlen = v.mv_size;
+    const unsigned char *b = v.mv_data;
+    if (v.mv_size < 2 || b[0] >= ODX_MODALITY_COUNT) return odx_error(ODX_ECORRUPT, "malformed seq map entry");
+    *mod = (odx_modality)b[0];
+    *id = (const char *)b + 1;
+    *idlen = v.mv_size - 1;
     return 0;
 }
 
-int odx_seq_put(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, const char *id, size_t idlen)
+int odx_seq_put(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, odx_modality mod, const char *id, size_t idlen)
 {
-    unsigned char kb[8];
+    unsigned char kb[8], vb[1 + ODX_MAX_ID_LEN];
+    if (idlen > ODX_MAX_ID_LEN) return odx_error(ODX_EINVAL, "id longer than %d bytes", ODX_MAX_ID_LEN);
     odx_put_be64(kb, seq);
-    MDB_val k = {8, kb}, v = {idlen, (void *)id};
+    vb[0] = (unsigned char)mod;
+    memcpy(vb + 1, id, idlen);
+    MDB_val k = {8, kb}, v = {idlen + 1, vb};
     /* Seqs only grow, so appending keeps the B-tree pages full. */
     int rc = mdb_put(txn, seqs, &k, &v, MDB_APPEND);
     if (rc == MDB_KEYEXIST) rc = mdb_put(txn, seqs, &k, &v, 0);

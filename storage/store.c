@@ -94,6 +94,11 @@ static int check_format(odx_store *st, MDB_txn *txn)
     if (rc) return odx_mdb_err(rc, "reading format version");
     if (v.mv_size != 4) return odx_error(ODX_ECORRUPT, "%s: malformed format record", st->dir);
     uint32_t ver = odx_get_be32(v.mv_data);
+    if (ver < ODX_FORMAT_VERSION)
+        return odx_error(ODX_EVERSION,
+                         "%s has on-disk format %u, written by a pre-release omnidex; this one reads format %d: "
+                         "re-create it (omnidex put from your source files)",
+                         st->dir, ver, ODX_FORMAT_VERSION);
     if (ver > ODX_FORMAT_VERSION)
         return odx_error(ODX_EVERSION,
                          "%s has on-disk format %u; this omnidex (%s) reads format %d or older: upgrade omnidex",

@@ -2,7 +2,7 @@
  * of collections, and per collection the named databases
  *   <cid>.items  external id -> record
  *   <cid>.vec    block number -> packed float32 vectors (see vectors.c)
- *   <cid>.seq    seq (u64 BE) -> external id   (present = live)
+ *   <cid>.seq    seq (u64 BE) -> modality, external id   (present = live)
  *   <cid>.fields field\0 type value seq -> ""  (filter index, see fields.c)
  *   <cid>.log    lsn (u64 BE) -> op, seq      (change log)
  * LMDB is the source of truth; indexes are derived from it. */
@@ -16,7 +16,7 @@
 #include "common/meta.h"
 #include "omnidex.h"
 
-#define ODX_FORMAT_VERSION 1
+#define ODX_FORMAT_VERSION 2 /* 2: seq map values carry the modality */
 #define ODX_MAX_COLLECTIONS 1000
 #define ODX_MAX_ID_LEN 256
 #define ODX_MAX_SOURCE_LEN 4096
@@ -86,9 +86,11 @@ int odx_rec_put(MDB_txn *txn, MDB_dbi items, const char *id, size_t idlen, uint6
                 odx_modality mod, int64_t created, int64_t updated, const char *source,
                 const odx_meta *meta);
 int odx_rec_del(MDB_txn *txn, MDB_dbi items, const char *id, size_t idlen);
-/* seq -> external id (the value points into the map; valid for the txn). */
-int odx_seq_get(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, const char **id, size_t *idlen);
-int odx_seq_put(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, const char *id, size_t idlen);
+/* seq -> modality and external id (the id points into the map; valid for
+ * the txn). Keeping the modality here lets a search name its hits' ids and
+ * modalities with one lookup each. */
+int odx_seq_get(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, odx_modality *mod, const char **id, size_t *idlen);
+int odx_seq_put(MDB_txn *txn, MDB_dbi seqs, uint64_t seq, odx_modality mod, const char *id, size_t idlen);
 int odx_seq_del(MDB_txn *txn, MDB_dbi seqs, uint64_t seq);
 /* Sets bit seq in live for every live item (live must be sized). */
 int odx_seq_scan_live(MDB_txn *txn, MDB_dbi seqs, odx_bitmap *live);

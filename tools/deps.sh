@@ -5,6 +5,10 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 stamp="$top/build/.deps-stamp"
+# One installer at a time (parallel makes, several build variants).
+mkdir -p "$top/build"
+exec 9>"$top/build/.deps.lock"
+flock 9
 # Package lists live in tools/packages/*.txt, one file per part of the system.
 pkgs=()
 for f in "$top"/tools/packages/*.txt; do
@@ -36,7 +40,13 @@ for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu libopen
 done
 
 # FAISS from Debian's source package, C API enabled; AVX2 when the CPU has it.
+# FAISS_BUILD_ID changes whenever the build recipe below changes, so that
+# existing trees rebuild.
+FAISS_BUILD_ID=2
 fdir="$top/build/faiss"
+if [ "$(cat "$fdir/install/BUILD_ID" 2>/dev/null)" != "$FAISS_BUILD_ID" ]; then
+  rm -rf "$fdir/install" "$fdir/build"
+fi
 if [ ! -f "$fdir/install/lib/libfaiss_c.a" ]; then
   if [ ! -f /etc/apt/sources.list.d/omnidex-deb-src.sources ]; then
     $SUDO tee /etc/apt/sources.list.d/omnidex-deb-src.sources >/dev/null <<SRC
@@ -63,6 +73,15 @@ SRC
        done < debian/patches/series)
     fi
   fi
+  # omnidex's one change to FAISS 1.7.3: HNSW::search sizes its candidate
+  # queue from the index's efSearch even when the call passes its own in
+  # SearchParametersHNSW, so a per-query efSearch above the default did
+  # nothing (recall stuck at the default's). Size it from the parameters.
+  hnsw="$srcdir/faiss/impl/HNSW.cpp"
+  if grep -q '        int ef = std::max(efSearch, k);' "$hnsw"; then
+    sed -i 's|        int ef = std::max(efSearch, k);|        int ef = std::max(params ? params->efSearch : efSearch, k); /* omnidex: per-query efSearch */|' "$hnsw"
+  fi
+  grep -q 'omnidex: per-query efSearch' "$hnsw" || { echo "deps: could not apply the HNSW efSearch fix to $hnsw" >&2; exit 1; }
   flags="-O3"
   if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
     flags="$flags -mavx2 -mfma -mf16c -mpopcnt"
@@ -80,6 +99,7 @@ SRC
   cp build/c_api/libfaiss_c.a install/lib/
   (cd "$srcdir" && find faiss -name '*.h' | while read -r h; do mkdir -p "$fdir/install/include/$(dirname "$h")"; cp "$h" "$fdir/install/include/$h"; done)
   (cd "$srcdir" && find c_api -name '*.h' | while read -r h; do mkdir -p "$fdir/install/include/faiss/$(dirname "$h")"; cp "$h" "$fdir/install/include/faiss/$h"; done)
+  echo "$FAISS_BUILD_ID" > "$fdir/install/BUILD_ID"
 fi
 mkdir -p "$top/build"
 touch "$stamp"

@@ -331,6 +331,22 @@ static void test_recall_and_filters(void)
     double r256 = recall_at_10(db, "h", x, n, dim, qs, nq, NULL, NULL, "efSearch=256");
     printf("# efSearch=16: %.3f, efSearch=256: %.3f\n", r16, r256);
     CHECK(r256 >= r16 && r256 >= 0.98, "efSearch has no effect (%.3f vs %.3f)", r16, r256);
+    /* efSearch must reach the graph walk: on data of high intrinsic
+     * dimension (where the default efSearch is not enough) a larger one
+     * raises recall and a smaller one lowers it. FAISS 1.7.3 sized its queue
+     * from the index default whatever the call asked; tools/deps.sh fixes
+     * that, and this catches a build without the fix. */
+    {
+        float *hx = make_data(n + nq, dim, 64, 999);
+        REQUIRE_OK(odx_collection_create(db, "hard", dim, ODX_METRIC_COSINE, "HNSW8,Flat", NULL));
+        REQUIRE_OK(put_range(db, "hard", hx, 0, n, dim, 0));
+        double h8 = recall_at_10(db, "hard", hx, n, dim, hx + n * dim, nq, NULL, NULL, "efSearch=10");
+        double h64 = recall_at_10(db, "hard", hx, n, dim, hx + n * dim, nq, NULL, NULL, NULL);
+        double h512 = recall_at_10(db, "hard", hx, n, dim, hx + n * dim, nq, NULL, NULL, "efSearch=512");
+        printf("# hard set, HNSW8: efSearch=10 %.3f, default %.3f, efSearch=512 %.3f\n", h8, h64, h512);
+        CHECK(h512 > h64 + 0.01 && h64 > h8 + 0.01, "efSearch does not reach the search: %.3f %.3f %.3f", h8, h64, h512);
+        free(hx);
+    }
     /* 1%-selective filter (bucket = 7): answered exactly. */
     char *keep = calloc(n, 1);
     for (size_t i = 0; i < n; i++) keep[i] = i % 100 == 7;
