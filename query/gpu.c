@@ -82,7 +82,7 @@ void odx_coll_gpu_apply(odx_coll *c, uint64_t first_seq, size_t nadd, const floa
     int rc = 0;
     if (nadd) {
         uint64_t *seqs = odx_malloc(nadd * sizeof *seqs);
-        if (!seqs) rc = ODX_ENOMEM;
+        if (!seqs) rc = odx_error(ODX_ENOMEM, "out of memory");
         for (size_t i = 0; seqs && i < nadd; i++) seqs[i] = first_seq + i;
         if (!rc) rc = odx_gpu_add(c->gpu, nadd, vecs, seqs);
         odx_free(seqs);

@@ -173,7 +173,7 @@ static void apply_to_index(odx_coll *c, struct odx_wreq *r)
     }
     if (r->nadd && !c->index_broken) {
         uint64_t *seqs = odx_malloc(r->nadd * sizeof *seqs);
-        int rc = seqs ? 0 : ODX_ENOMEM;
+        int rc = seqs ? 0 : odx_error(ODX_ENOMEM, "out of memory for %zu seqs", r->nadd);
         for (size_t i = 0; seqs && i < r->nadd; i++) seqs[i] = r->first_seq + i;
         if (!rc) rc = odx_index_add(c->idx, r->nadd, r->vecs, seqs);
         odx_free(seqs);

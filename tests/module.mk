@@ -68,7 +68,7 @@ TEST_SRCS += tests/unit/test_rel_filter.c tests/unit/test_rel_alloc.c
 # ---- crash safety, soak -------------------------------------------------------
 # make test: 10 kills per crash scenario (OMNIDEX_CRASH_RUNS); the soak runs
 # 60 s only in the sanitizer build (it prints a skip line otherwise).
-TEST_SCRIPTS += tests/integration/rel_crash_server.py tests/integration/rel_soak.py
+TEST_SCRIPTS += tests/integration/rel_hostile.py tests/integration/rel_crash_server.py tests/integration/rel_soak.py
 STRESS_RUNS ?= 100
 SOAK_SECONDS ?= 600
 SOAK_CLIENTS ?= 32
