@@ -34,7 +34,7 @@ static const char *usage_text =
     "  delete NAME ID...\n"
     "  ingest NAME FILE|DIR...        embed files with the collection's space and store them\n"
     "  embed (--model DIR | --space NAME) (--text STR | --image FILE) [--json]\n"
-    "  models list|info NAME|verify NAME   installed embedding spaces\n"
+    "  models list|info NAME|verify NAME|pull REPO   embedding spaces (pull: from a model hub)\n"
     "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
     "  version\n"
     "\n"

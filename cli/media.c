@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "common/alloc.h"
 #include "common/util.h"
+#include "encoders/models/hub.h"
 #include "encoders/space.h"
 
 #define MAX_FILE (256u << 20)
@@ -257,12 +258,72 @@ int cmd_ingest(const struct cli *g, int argc, char **argv)
 
 /* ---- models ---- */
 
+struct pull_progress {
+    struct progress pg;
+    char file[256];
+};
+
+static void pull_progress_cb(const char *file, uint64_t done, uint64_t total, void *ud)
+{
+    struct pull_progress *pp = ud;
+    if (strcmp(pp->file, file)) {
+        if (pp->file[0]) progress_end(&pp->pg);
+        snprintf(pp->file, sizeof pp->file, "%s", file);
+        progress_start(&pp->pg, pp->file, total);
+    }
+    pp->pg.total = total;
+    progress_update(&pp->pg, done);
+}
+
+static int models_pull(const struct cli *g, int argc, char **argv)
+{
+    const char *repo = NULL, *hub = NULL, *rev = NULL, *name = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--hub") && v) { hub = v; i++; }
+        else if (!strcmp(a, "--revision") && v) { rev = v; i++; }
+        else if (!strcmp(a, "--name") && v) { name = v; i++; }
+        else if (a[0] == '-') return cli_usage("models", "unknown or incomplete option '%s'", a);
+        else if (!repo) repo = a;
+        else return cli_usage("models", "unexpected argument '%s'", a);
+    }
+    if (!repo) return cli_usage("models", "pull needs a REPO (owner/name)");
+    if (!name) {
+        const char *slash = strrchr(repo, '/');
+        name = slash ? slash + 1 : repo;
+    }
+    if (!odx_model_file_name_ok(name)) return cli_fail("'%s' is not a usable space name (use --name)", name);
+    char dir[1024], dest[1400];
+    odx_models_dir(dir, sizeof dir);
+    snprintf(dest, sizeof dest, "%s/%s", dir, name);
+    /* The models directory itself may not exist yet. */
+    char parent[1024];
+    snprintf(parent, sizeof parent, "%s", dir);
+    for (char *p = parent + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(parent, 0755); *p = '/'; }
+    mkdir(parent, 0755);
+    struct pull_progress pp;
+    memset(&pp, 0, sizeof pp);
+    odx_hub_opts o = {hub, rev, pull_progress_cb, &pp, 0};
+    double t0 = odx_now_mono();
+    int rc = odx_hub_pull(repo, dest, &o);
+    if (pp.file[0]) progress_end(&pp.pg);
+    if (rc) return cli_fail_rc(rc, "models pull");
+    odx_space *s;
+    if ((rc = odx_space_open(dest, &s))) return cli_fail_rc(rc, "models pull: the downloaded model does not open");
+    if (!g->quiet)
+        printf("pulled %s into %s in %.1f s: space '%s', %d dimensions\n", repo, dest, odx_now_mono() - t0, name,
+               odx_space_dim(s));
+    odx_space_close(s);
+    return 0;
+}
+
 int cmd_models(const struct cli *g, int argc, char **argv)
 {
     const char *sub = argc >= 2 ? argv[1] : "--help";
     int json = 0;
     const char *name = NULL;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc && strcmp(sub, "pull"); i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-') return cli_usage("models", "unknown option '%s'", argv[i]);
         else name = argv[i];
@@ -285,6 +346,7 @@ int cmd_models(const struct cli *g, int argc, char **argv)
         odx_free(names);
         return 0;
     }
+    if (!strcmp(sub, "pull")) return models_pull(g, argc, argv);
     if (!strcmp(sub, "info") || !strcmp(sub, "verify")) {
         if (!name) return cli_usage("models", "%s needs a space NAME", sub);
         odx_space *s;
@@ -322,6 +384,9 @@ int cmd_models(const struct cli *g, int argc, char **argv)
         return status;
     }
     fputs("usage: omnidex models list [--json]\n"
+          "       omnidex models pull REPO [--revision R] [--hub URL] [--name NAME]\n"
+          "           download a Hugging Face-layout model ({hub}/{repo}/resolve/{rev}/{file}; hub from\n"
+          "           --hub, $OMNIDEX_HUB or huggingface.co), resumable, checksummed, into the models dir\n"
           "       omnidex models info NAME [--json]\n"
           "       omnidex models verify NAME\n"
           "Spaces live under $OMNIDEX_MODELS (default $HOME/.omnidex/models).\n",

@@ -137,6 +137,33 @@ ok(rc == 1 and "holds PNG data" in err, "--audio with an image file", err)
 rc, out, err = run(data, "collection", "info", "media", "--json")
 ok(rc == 0 and json.loads(out)["count"] == n_items, "failed ingests left the collection intact", out)
 
+# omnidex models pull from a hub on loopback serving the Hugging Face layout
+# ({hub}/{repo}/resolve/{rev}/{file}), into a fresh models directory.
+import http.server
+import socketserver
+import threading
+hubroot = os.path.join(d, "hub")
+files = os.path.join(hubroot, "acme", "tiny-clip-hub", "resolve", "main")
+shutil.copytree(space_dir, files)
+handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=hubroot, **kw)
+http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+srv = socketserver.TCPServer(("127.0.0.1", 0), handler)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+hub = f"http://127.0.0.1:{srv.server_address[1]}"
+os.environ["OMNIDEX_MODELS"] = os.path.join(d, "models2")
+rc, out, err = run(data, "models", "pull", "acme/tiny-clip-hub", "--hub", hub)
+ok(rc == 0 and "space 'tiny-clip-hub', 24 dimensions" in out, "models pull from a local hub", out + err)
+pulled = os.path.join(d, "models2", "tiny-clip-hub")
+same = all(open(os.path.join(pulled, f), "rb").read() == open(os.path.join(space_dir, f), "rb").read()
+           for f in ("config.json", "model.safetensors", "vocab.json", "merges.txt"))
+ok(same, "pulled files are byte-identical")
+rc2, out2, _ = run(data, "embed", "--space", "tiny-clip-hub", "--text", text, "--json")
+ok(rc2 == 0 and np.abs(np.array(json.loads(out2)["vector"]) - ref).max() <= 1e-4, "the pulled space embeds like the original", out2)
+rc, out, err = run(data, "models", "pull", "acme/nothing-here", "--hub", hub)
+ok(rc == 1 and "omnidex: error: models pull" in err, "pull of a missing repo is a clear error", err)
+srv.shutdown()
+os.environ["OMNIDEX_MODELS"] = models
+
 # A collection without a space refuses payloads with a precondition error.
 run(data, "collection", "create", "plain", "--dim", str(DIM))
 rc, out, err = run(data, "search", "plain", "--text", "hello")
