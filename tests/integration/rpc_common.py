@@ -5,12 +5,29 @@ grpc-proto health.proto with protoc + grpc_python_plugin (Debian
 protobuf-compiler-grpc). Servers are real `omnidex serve` processes on
 127.0.0.1 port 0, always stopped at the end.
 """
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+_tmpdirs = []
+
+
+def tmpdir(prefix):
+    """A temporary directory removed when the test exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
+@atexit.register
+def _cleanup():
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 TOP = os.environ.get("OMNIDEX_TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BIN = os.environ.get("OMNIDEX_BIN", os.path.join(TOP, "build", "rel", "omnidex"))
@@ -46,7 +63,7 @@ def gen_stubs():
     would make a Python package named grpc that hides grpcio. The proto
     package, and so the service name, stays grpc.health.v1."""
     import shutil
-    out = tempfile.mkdtemp(prefix="odx-stubs-")
+    out = tmpdir("odx-stubs-")
     src = os.path.join(out, "src")
     os.makedirs(os.path.join(src, "odx_health"))
     shutil.copy(os.path.join(GRPC_PROTO, "grpc/health/v1/health.proto"), os.path.join(src, "odx_health"))
@@ -68,14 +85,14 @@ class Server:
     """An `omnidex serve` child process on a free port."""
 
     def __init__(self, *args, data=None, models=None):
-        self.data = data or tempfile.mkdtemp(prefix="odx-rpc-")
+        self.data = data or tmpdir("odx-rpc-")
         self.args = list(args)
         # spaces come from OMNIDEX_MODELS: an empty directory unless a test
         # installs one, so results never depend on ~/.omnidex/models
-        self.models = models or tempfile.mkdtemp(prefix="odx-models-")
+        self.models = models or tmpdir("odx-models-")
         self.proc = None
         self.port = None
-        self.errlog = os.path.join(self.data, "..", os.path.basename(self.data) + ".stderr")
+        self.errlog = os.path.join(tmpdir("odx-log-"), "server.stderr")
 
     def start(self, timeout=30):
         cmd = [BIN, "serve", "--data", self.data, "--listen", "127.0.0.1:0"] + self.args

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rpc_common import ok, done, gen_stubs, Server, code_of, TOP  # noqa: E402
+from rpc_common import ok, done, gen_stubs, Server, code_of, tmpdir, TOP  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -52,7 +52,7 @@ def png(arr):
 
 
 def main():
-    models = tempfile.mkdtemp(prefix="odx-rpc-models-")
+    models = tmpdir("odx-rpc-models-")
     cfg, w, tok = make_space(models)
     dim = cfg["projection_dim"]
     srv = Server(models=models).start()

@@ -29,10 +29,18 @@ const def = loader.loadSync(['omnidex/v1/omnidex.proto', 'grpc/health/v1/health.
 const pkg = grpc.loadPackageDefinition(def);
 const S = grpc.status;
 
+const tmpdirs = [];
+process.on('exit', () => { for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true }); });
+function mkTmp(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpdirs.push(d);
+  return d;
+}
+
 function startServer(extra) {
   return new Promise((resolve, reject) => {
-    const data = fs.mkdtempSync(path.join(os.tmpdir(), 'odx-node-'));
-    const models = fs.mkdtempSync(path.join(os.tmpdir(), 'odx-node-models-')); // no spaces installed
+    const data = mkTmp('odx-node-');
+    const models = mkTmp('odx-node-models-'); // no spaces installed
     const p = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...extra],
                     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMNIDEX_MODELS: models } });
     let buf = '';
@@ -182,7 +190,7 @@ async function main() {
   }
 
   // auth
-  const tokdir = fs.mkdtempSync(path.join(os.tmpdir(), 'odx-tok-'));
+  const tokdir = mkTmp('odx-tok-');
   fs.writeFileSync(path.join(tokdir, 't'), 'node-token\n');
   const asrv = await startServer(['--token-file', path.join(tokdir, 't')]);
   const ac = new pkg.omnidex.v1.Omnidex(asrv.addr, grpc.credentials.createInsecure());

@@ -12,7 +12,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rpc_common import ok, done, gen_stubs, Server, code_of, structured_vectors  # noqa: E402
+from rpc_common import ok, done, gen_stubs, Server, code_of, structured_vectors, tmpdir  # noqa: E402
 
 gen_stubs()
 import grpc  # noqa: E402
@@ -322,7 +322,7 @@ def run(srv):
     ch.close()
 
     # ---- auth ---------------------------------------------------------------------
-    tok = os.path.join(tempfile.mkdtemp(prefix="odx-tok-"), "token")
+    tok = os.path.join(tmpdir("odx-tok-"), "token")
     with open(tok, "w") as f:
         f.write("s3cret-token\n")
     with Server("--token-file", tok) as asrv:

@@ -9,14 +9,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rpc_common import ok, done, gen_stubs, Server, code_of  # noqa: E402
+from rpc_common import ok, done, gen_stubs, Server, code_of, tmpdir  # noqa: E402
 
 gen_stubs()
 import grpc  # noqa: E402
 from omnidex.v1 import omnidex_pb2 as pb, omnidex_pb2_grpc as pbg  # noqa: E402
 
 SC = grpc.StatusCode
-D = tempfile.mkdtemp(prefix="odx-tls-")
+D = tmpdir("odx-tls-")
 
 
 def sh(*args):
