@@ -3,6 +3,7 @@
 // conventions: exceptions stop here, the message goes to the C API's own
 // last-error slot (faiss_get_last_error) and the function returns -1.
 #include "index/faiss_ext.h"
+#include "index/hnsw_search.h"
 
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
@@ -14,7 +15,9 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/InvertedLists.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 
@@ -31,7 +34,25 @@ struct CallbackSelector : faiss::IDSelector {
     bool is_member(faiss::Index::idx_t id) const override { return fn(ctx, id) != 0; }
 };
 
+/* Which loop searches an HNSW index over flat storage: omnidex's own
+ * (default) or FAISS's. ODX_HNSW_FAISS=1 in the environment, read once,
+ * selects FAISS's; odx_faiss_hnsw_own() changes it at run time (tests). */
+std::atomic<int> &hnsw_own()
+{
+    static std::atomic<int> own([] {
+        const char *e = getenv("ODX_HNSW_FAISS");
+        return (e && e[0] == '1') ? 0 : 1;
+    }());
+    return own;
+}
+
 } // namespace
+
+extern "C" int odx_faiss_hnsw_own(int on)
+{
+    if (on >= 0) hnsw_own().store(on ? 1 : 0);
+    return hnsw_own().load();
+}
 
 extern "C" int odx_faiss_search(const FaissIndex *cindex, idx_t n, const float *x, idx_t k,
                                 int ef_search, int nprobe, odx_faiss_member_fn member,
@@ -42,6 +63,10 @@ extern "C" int odx_faiss_search(const FaissIndex *cindex, idx_t n, const float *
         CallbackSelector sel(member, ctx);
         faiss::IDSelector *selp = member ? &sel : nullptr;
         if (auto *h = dynamic_cast<const faiss::IndexHNSW *>(index)) {
+            if (hnsw_own().load(std::memory_order_relaxed) && odx::hnsw_search_supported(*h)) {
+                odx::hnsw_search(*h, n, x, k, ef_search, member, ctx, distances, labels);
+                return 0;
+            }
             faiss::SearchParametersHNSW p;
             p.efSearch = ef_search > 0 ? ef_search : h->hnsw.efSearch;
             p.sel = selp;

@@ -20,6 +20,13 @@ int odx_faiss_search(const FaissIndex *index, idx_t n, const float *x, idx_t k, 
                      int nprobe, odx_faiss_member_fn member, void *ctx, float *distances,
                      idx_t *labels);
 
+/* HNSW over flat storage is searched by omnidex's own loop
+ * (index/hnsw_search.cpp) unless ODX_HNSW_FAISS=1 was set in the environment
+ * (read once) or on is 0. on < 0 only reads the setting. Returns 1 when
+ * omnidex's loop is in use, 0 for FAISS's. Process-wide; for tests and
+ * benchmarks. */
+int odx_faiss_hnsw_own(int on);
+
 /* Sets the default efSearch (HNSW) or nprobe (IVF) stored in the index;
  * values <= 0 are ignored. Reaches the index behind an IndexIDMap too. */
 int odx_faiss_set_defaults(FaissIndex *index, int ef_search, int nprobe);
