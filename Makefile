@@ -81,7 +81,7 @@ $(B)/omnidex: $(B)/cli/main.o $(CLI_OBJS) $(LIB) $(FAISS_LIBS)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CLI_LIBS) $(LDLIBS)
 	@ln -sf $(VARIANT)/omnidex build/omnidex-$(VARIANT)
 
-$(B)/tests/%: tests/%.c $(LIB) $(FAISS_LIBS) tests/unit/testlib.h
+$(B)/tests/%: tests/%.c $(LIB) $(FAISS_LIBS) tests/unit/testlib.h tests/unit/testdata.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(LDFLAGS) $(LDLIBS)
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "omnidex.h"
+#include "testdata.h"
 #include "testlib.h"
 
 static char tmpdir[256];
@@ -21,45 +22,6 @@ static void fresh_dir(char *buf, size_t len, const char *name)
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
     if (system(cmd)) {}
-}
-
-/* Structured data: a low-rank latent plus noise, unit-normalised, which
- * (unlike i.i.d. Gaussians) has real neighbourhoods. Deterministic. */
-static uint64_t rng_state = 88172645463325252ull;
-static double urand(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (rng_state >> 11) * (1.0 / 9007199254740992.0);
-}
-static double gauss(void)
-{
-    double u = urand() + 1e-12, v = urand();
-    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
-}
-
-static float *make_data(size_t n, int dim, int rank, uint64_t seed)
-{
-    rng_state = seed;
-    float *basis = malloc((size_t)rank * dim * sizeof(float));
-    for (int i = 0; i < rank * dim; i++) basis[i] = (float)gauss();
-    float *x = malloc(n * dim * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        float z[64];
-        for (int r = 0; r < rank; r++) z[r] = (float)gauss();
-        double nrm = 0;
-        for (int j = 0; j < dim; j++) {
-            float s = 0;
-            for (int r = 0; r < rank; r++) s += z[r] * basis[r * dim + j];
-            s += 0.3f * (float)gauss();
-            x[i * dim + j] = s;
-            nrm += (double)s * s;
-        }
-        for (int j = 0; j < dim; j++) x[i * dim + j] /= (float)sqrt(nrm);
-    }
-    free(basis);
-    return x;
 }
 
 /* Brute-force top-k by inner product over the rows where keep[i] != 0. */
