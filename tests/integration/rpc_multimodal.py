@@ -32,16 +32,8 @@ SC = grpc.StatusCode
 
 
 def make_space(models):
-    space_dir = os.path.join(models, "tiny-clip")
-    bpe = os.path.join(TOP, "tests", "fixtures", "encoders", "bpe")
-    tok = ClipTokenizer(os.path.join(bpe, "vocab.json"), os.path.join(bpe, "merges.txt"))
-    cfg = json.loads(json.dumps(ref_clip.TINY))
-    cfg["text_config"].update(vocab_size=len(tok.vocab), bos_token_id=tok.bos, eos_token_id=tok.eos)
-    w = ref_clip.write_model(space_dir, cfg, seed=5)
-    for f in ("vocab.json", "merges.txt"):
-        shutil.copy(os.path.join(bpe, f), space_dir)
-    with open(os.path.join(space_dir, "preprocessor_config.json"), "w") as f:
-        json.dump({"size": {"shortest_edge": 32}, "crop_size": {"height": 32, "width": 32}}, f)
+    from tiny_space import make_tiny_space
+    _, cfg, w, tok = make_tiny_space(models)
     return cfg, w, tok
 
 
