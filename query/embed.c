@@ -30,6 +30,10 @@ static int space_get(odx_db *db, const char *name, odx_space **out)
         odx_models_dir(dir, sizeof dir);
         rc = odx_error(ODX_EPRECOND, "space '%s' is not installed (looked in %s; set OMNIDEX_MODELS or run 'omnidex models pull')",
                        name, dir);
+    } else if (rc == ODX_ECORRUPT || rc == ODX_EINVAL || rc == ODX_EVERSION) {
+        /* A broken model directory: the request is fine, the server is not
+         * ready to serve it ('omnidex models verify' says why). */
+        rc = odx_error_wrap(ODX_EPRECOND, "space '%s' cannot be opened", name);
     }
     if (!rc && db->nspaces >= sizeof db->spaces / sizeof db->spaces[0]) {
         odx_space_close(s);

@@ -26,7 +26,7 @@
 static const char usage[] =
     "usage: omnidex serve [--data DIR] [--listen HOST:PORT] [--workers N]\n"
     "                     [--token-file F] [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
-    "                     [--max-message-mb N]\n"
+    "                     [--max-message-mb N] [--gpu]\n"
     "  --data DIR          data directory (default ./omnidex-data; created if missing)\n"
     "  --listen HOST:PORT  address to serve on (default 127.0.0.1:7600; port 0 picks one)\n"
     "  --workers N         worker threads (default 4)\n"
@@ -35,7 +35,9 @@ static const char usage[] =
     "  --tls-cert F        PEM certificate chain; serve TLS (needs --tls-key)\n"
     "  --tls-key F         PEM private key\n"
     "  --tls-client-ca F   PEM CA: require client certificates it signed (mutual TLS)\n"
-    "  --max-message-mb N  largest request or reply in MiB (default 64, 1..1024)\n";
+    "  --max-message-mb N  largest request or reply in MiB (default 64, 1..1024)\n"
+    "  --gpu               search collections that opted in (collection create --gpu) on a GPU;\n"
+    "                      needs a make GPU=1 build; without a usable device the CPU answers\n";
 
 /* Reads a whole small file into a NUL-terminated string. */
 static int read_file(const char *path, char **out)
@@ -75,6 +77,7 @@ int odx_cli_serve(int argc, char **argv)
     const char *data = "./omnidex-data", *token_file = NULL, *cert = NULL, *key = NULL, *ca = NULL;
     odx_rpc_options o;
     odx_rpc_options_init(&o);
+    unsigned open_flags = 0;
     int i = (argc > 0 && strcmp(argv[0], "serve") == 0) ? 1 : 0;
     int rc = 0;
     for (; i < argc; i++) {
@@ -88,6 +91,10 @@ int odx_cli_serve(int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "omnidex serve: unexpected argument '%s'\n%s", a, usage);
             return 2;
+        }
+        if (strcmp(a, "--gpu") == 0) { /* the one option without a value */
+            open_flags |= ODX_OPEN_GPU;
+            continue;
         }
         if (eq) {
             snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
@@ -158,7 +165,7 @@ int odx_cli_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if ((rc = odx_db_open(data, ODX_OPEN_CREATE, &db)) != 0) {
+    if ((rc = odx_db_open(data, ODX_OPEN_CREATE | open_flags, &db)) != 0) {
         odx_error_wrap(rc, "opening '%s'", data);
         goto out;
     }
