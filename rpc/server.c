@@ -16,6 +16,7 @@
  * unless it was sent already (trap 1); one op of each kind at a time (2).
  */
 #include "rpc/internal.h"
+#include "rpc/call_mem.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -41,18 +42,8 @@ struct rpc_tag {
     rpc_call *call;
 };
 
-struct mem_block {
-    struct mem_block *next;
-    max_align_t data[];
-};
-
-struct deferred {
-    void (*fn)(void *);
-    void *p;
-    struct deferred *next;
-};
-
 struct rpc_call {
+    struct rpc_call_base base; /* first: see rpc/call_mem.h */
     rpc_server *srv;
     const rpc_method *m;
     size_t mi;
@@ -71,11 +62,7 @@ struct rpc_call {
     grpc_byte_buffer *send_buf;
     grpc_slice details;
     int has_details;
-    grpc_status_code status;
-    char msg[512];
     void *state;
-    struct mem_block *mem;
-    struct deferred *defer;
     /* health Watch */
     ProtobufCMessage *watch_req;
     rpc_call *wnext, *wprev;
@@ -117,82 +104,6 @@ void odx_rpc_options_init(odx_rpc_options *o)
     o->drain_seconds = 10.0;
 }
 
-/* ---- call memory ---------------------------------------------------------- */
-
-void *rpc_alloc(rpc_call *c, size_t n)
-{
-    struct mem_block *b = odx_calloc(1, sizeof *b + (n ? n : 1));
-    if (!b) return NULL;
-    b->next = c->mem;
-    c->mem = b;
-    return b->data;
-}
-
-char *rpc_strndup(rpc_call *c, const char *s, size_t n)
-{
-    char *d = rpc_alloc(c, n + 1);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-int rpc_defer(rpc_call *c, void (*fn)(void *), void *p)
-{
-    struct deferred *d = odx_malloc(sizeof *d);
-    if (!d) {
-        fn(p);
-        return ODX_ENOMEM;
-    }
-    d->fn = fn;
-    d->p = p;
-    d->next = c->defer;
-    c->defer = d;
-    return 0;
-}
-
-static void call_mem_reset(rpc_call *c)
-{
-    while (c->defer) {
-        struct deferred *d = c->defer;
-        c->defer = d->next;
-        d->fn(d->p);
-        odx_free(d);
-    }
-    while (c->mem) {
-        struct mem_block *b = c->mem;
-        c->mem = b->next;
-        odx_free(b);
-    }
-}
-
-grpc_status_code rpc_fail(rpc_call *c, grpc_status_code code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof c->msg, fmt, ap);
-    va_end(ap);
-    c->status = code;
-    return code;
-}
-
-grpc_status_code rpc_fail_append(rpc_call *c, const char *fmt, ...)
-{
-    size_t n = strlen(c->msg);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->msg + n, sizeof c->msg - n, fmt, ap);
-    va_end(ap);
-    return c->status;
-}
-
-grpc_status_code rpc_fail_odx(rpc_call *c, int rc, const char *what)
-{
-    const char *detail = odx_last_error();
-    grpc_status_code code = odx_rpc_status_from_odx(rc);
-    if (detail && detail[0])
-        return rpc_fail(c, code, "%s%s%s", what ? what : "", what ? ": " : "", detail);
-    return rpc_fail(c, code, "%s%s%s", what ? what : "", what ? ": " : "", odx_strerror(rc));
-}
-
 odx_db *rpc_call_db(rpc_call *c) { return c->srv->db; }
 rpc_server *rpc_call_server(rpc_call *c) { return c->srv; }
 void **rpc_call_state(rpc_call *c) { return &c->state; }
@@ -230,7 +141,7 @@ int rpc_server_health(rpc_server *s, const char *service)
 static void call_release(rpc_call *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1) return;
-    call_mem_reset(c);
+    rpc_call_base_reset(&c->base);
     if (c->m->on_free && c->state) c->m->on_free(c->state);
     if (c->watch_req) protobuf_c_message_free_unpacked(c->watch_req, &odx_rpc_allocator);
     if (c->payload) grpc_byte_buffer_destroy(c->payload);
@@ -363,15 +274,15 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
         ops[n].data.send_message.send_message = c->send_buf;
         n++;
     }
-    call_mem_reset(c);
-    if (code != GRPC_STATUS_OK && !c->msg[0])
-        snprintf(c->msg, sizeof c->msg, "%s", odx_rpc_status_name(code));
-    if (code == GRPC_STATUS_OK) c->msg[0] = '\0';
+    rpc_call_base_reset(&c->base);
+    if (code != GRPC_STATUS_OK && !c->base.msg[0])
+        snprintf(c->base.msg, sizeof c->base.msg, "%s", odx_rpc_status_name(code));
+    if (code == GRPC_STATUS_OK) c->base.msg[0] = '\0';
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
-    if (c->msg[0]) {
+    if (c->base.msg[0]) {
         if (c->has_details) grpc_slice_unref(c->details);
-        c->details = grpc_slice_from_copied_string(c->msg);
+        c->details = grpc_slice_from_copied_string(c->base.msg);
         c->has_details = 1;
         ops[n].data.send_status_from_server.status_details = &c->details;
     }
@@ -385,7 +296,7 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
     atomic_fetch_add(&c->srv->calls_total, 1);
     if (code != GRPC_STATUS_OK) atomic_fetch_add(&c->srv->calls_failed, 1);
     if (code != GRPC_STATUS_OK && code != GRPC_STATUS_NOT_FOUND)
-        odx_log(ODX_LOG_DEBUG, "rpc: %s -> %s: %s", c->m->path, odx_rpc_status_name(code), c->msg);
+        odx_log(ODX_LOG_DEBUG, "rpc: %s -> %s: %s", c->m->path, odx_rpc_status_name(code), c->base.msg);
     start_batch(c, ops, n, &c->t_step);
 }
 
@@ -405,7 +316,7 @@ static void post_recv(rpc_call *c, ProtobufCMessage *reply)
         ops[n].data.send_message.send_message = c->send_buf;
         n++;
     }
-    call_mem_reset(c);
+    rpc_call_base_reset(&c->base);
     if (c->payload) {
         grpc_byte_buffer_destroy(c->payload);
         c->payload = NULL;
@@ -459,7 +370,7 @@ static void watch_send(rpc_call *c)
     }
     if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
     c->send_buf = pack_message(resp);
-    call_mem_reset(c);
+    rpc_call_base_reset(&c->base);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = c->send_buf;
     n++;
@@ -534,7 +445,7 @@ static void on_accept(rpc_call *c)
         if (st == GRPC_STATUS_OK) {
             c->watch_req = req;
             st = c->m->unary(c, req, &resp); /* validates; the reply is rebuilt below */
-            call_mem_reset(c);
+            rpc_call_base_reset(&c->base);
         }
         if (st != GRPC_STATUS_OK) {
             finish(c, st, NULL);

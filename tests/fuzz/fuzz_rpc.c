@@ -83,9 +83,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_reply(rpc_call *c, const char *method, grpc_status_code st, ProtobufCMessage *resp)
 {
-    FUZZ_ASSERT(st != GRPC_STATUS_INTERNAL, "%s answered INTERNAL: %s", method, c->msg);
+    FUZZ_ASSERT(st != GRPC_STATUS_INTERNAL, "%s answered INTERNAL: %s", method, c->base.msg);
     if (st != GRPC_STATUS_OK) {
-        FUZZ_ASSERT(c->msg[0] != '\0', "%s failed with status %d and no message", method, st);
+        FUZZ_ASSERT(c->base.msg[0] != '\0', "%s failed with status %d and no message", method, st);
         return;
     }
     if (!resp) return; /* a stream message with no reply yet */
