@@ -233,13 +233,6 @@ uint64_t odx_index_max_seq(const odx_index *ix)
     return m;
 }
 
-uint64_t odx_index_count_if(const odx_index *ix, odx_seq_member_fn fn, void *ctx)
-{
-    uint64_t c = 0;
-    for (size_t i = 0; i < ix->n; i++) c += fn(ctx, ix->pos2seq[i]) != 0;
-    return c;
-}
-
 struct sel_ctx {
     const odx_index *ix;
     odx_seq_member_fn member;

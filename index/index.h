@@ -35,8 +35,6 @@ void odx_index_describe(const odx_index *ix, char *buf, size_t len);
 int odx_index_default_nprobe(const odx_index *ix);
 /* Highest seq in the index + 1 (0 when empty). */
 uint64_t odx_index_max_seq(const odx_index *ix);
-/* Calls fn for every seq in the index (used to count tombstones). */
-uint64_t odx_index_count_if(const odx_index *ix, odx_seq_member_fn fn, void *ctx);
 
 /* k-NN search. seqs_out[q*k + i] is the seq of hit i of query q, or
  * UINT64_MAX past the last hit. member may be NULL (every seq). When the
