@@ -1,10 +1,12 @@
 """Trains a small BPE vocabulary with CLIP's layout (256 byte symbols, the
-same with "</w>", one token per merge, then <|startoftext|>, <|endoftext|>)
-and writes tests/fixtures/encoders/bpe/{vocab.json,merges.txt}. The corpus is
-the licence texts Debian ships plus multilingual phrases, so merges exist
-for Latin, accented, CJK, Cyrillic, Greek and emoji byte sequences. Run
-once; the output is committed (no real CLIP vocabulary can be downloaded
-here)."""
+same with "</w>", one token per merge, then <|startoftext|>, <|endoftext|>).
+
+Run as a program it writes tests/fixtures/encoders/bpe/{vocab.json,merges.txt}:
+the corpus is the licence texts Debian ships plus multilingual phrases, so
+merges exist for Latin, accented, CJK, Cyrillic, Greek and emoji byte
+sequences. Run once; the output is committed (no real CLIP vocabulary can be
+downloaded here). `train_bpe` and `write_bpe` are also imported by the
+omni-tiny training (tools/omni_tiny/train.py) for its caption vocabulary."""
 import collections
 import glob
 import json
@@ -25,20 +27,18 @@ PHRASES = [
 ]
 
 
-def main():
-    text = []
-    for f in sorted(glob.glob("/usr/share/common-licenses/*")):
-        if os.path.isfile(f):
-            text.append(open(f, encoding="utf-8", errors="ignore").read())
-    text.extend(PHRASES * 30)
+def train_bpe(texts, max_merges):
+    """Texts -> (vocab dict token -> id, merges list of pairs), CLIP layout:
+    lowercased, split by CLIP's regex, GPT-2 byte symbols, "</w>" on the last
+    symbol, the most frequent pair merged each round (ties: the larger pair)."""
     table = byte_table()
     counts = collections.Counter()
-    for t in text:
+    for t in texts:
         for tok in PAT.findall(t.lower()):
             counts["".join(table[b] for b in tok.encode("utf-8"))] += 1
     words = {tuple(w[:-1]) + (w[-1] + "</w>",): c for w, c in counts.items()}
     merges = []
-    for _ in range(MERGES):
+    for _ in range(max_merges):
         pairs = collections.Counter()
         for w, c in words.items():
             for i in range(len(w) - 1):
@@ -69,14 +69,31 @@ def main():
         if v not in seen:
             seen.add(v)
             ids[v] = len(ids)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "encoders", "bpe")
+    return ids, merges
+
+
+def write_bpe(out, ids, merges):
+    """Writes out/vocab.json and out/merges.txt as Hugging Face lays them out."""
     os.makedirs(out, exist_ok=True)
     json.dump(ids, open(os.path.join(out, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
     with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8") as f:
         f.write("#version: 0.2\n")
         for a, b in merges:
             f.write(f"{a} {b}\n")
+
+
+def main():
+    text = []
+    for f in sorted(glob.glob("/usr/share/common-licenses/*")):
+        if os.path.isfile(f):
+            text.append(open(f, encoding="utf-8", errors="ignore").read())
+    text.extend(PHRASES * 30)
+    ids, merges = train_bpe(text, MERGES)
+    out = sys.argv[1] if len(sys.argv) > 1 else \
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "encoders", "bpe")
+    write_bpe(out, ids, merges)
     print(len(ids), "tokens,", len(merges), "merges")
 
 
-main()
+if __name__ == "__main__":
+    main()
