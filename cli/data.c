@@ -331,6 +331,10 @@ static int search_parts(odx_db *db, const char *name, const struct qpart *parts,
             odx_modality m, want;
             const char *fmt;
             odx_modality_parse(pt->kind, &want);
+            if (strstr(pt->value, "://")) { /* fetched by the engine (or the server) under its URL policy */
+                rc = odx_query_add_payload(q, want, NULL, 0, pt->value, pt->weight);
+                continue;
+            }
             if (cli_read_file(pt->value, &data, &len)) { status = 1; break; }
             if (cli_sniff(data, len, &m, &fmt)) status = cli_fail("%s: %s data is not a format omnidex can embed", pt->value, fmt);
             else if (m != want)

@@ -32,7 +32,7 @@ static const char *usage_text =
     "         [--param efSearch=64] [--modality M] [--exact] [--meta] [--json]\n"
     "  get NAME ID [--json]\n"
     "  delete NAME ID...\n"
-    "  ingest NAME FILE|DIR...        embed files with the collection's space and store them\n"
+    "  ingest NAME FILE|DIR|URL...    embed files with the collection's space and store them\n"
     "  embed (--model DIR | --space NAME) (--text STR | --image FILE) [--json]\n"
     "  models list|info NAME|verify NAME|pull REPO   embedding spaces (pull: from a model hub)\n"
     "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
@@ -43,6 +43,11 @@ static const char *usage_text =
     "  --quiet      only errors on stderr\n"
     "  --server HOST:PORT   client mode: the same commands against an 'omnidex serve'\n"
     "  --token-file F       bearer token for --server\n"
+    "\n"
+    "Environment:\n"
+    "  OMNIDEX_DATA, OMNIDEX_MODELS (spaces directory, default ~/.omnidex/models)\n"
+    "  OMNIDEX_FETCH_ALLOW_PRIVATE=1   media URLs may name loopback/private hosts (embedded mode)\n"
+    "  OMNIDEX_FILE_ROOTS=DIR[:DIR]    directories file:// URLs may read (embedded mode)\n"
     "\n"
     "Filters: label = \"sneaker\" AND price < 100 AND NOT (tag IN (\"a\",\"b\"))\n"
     "Run 'omnidex COMMAND --help' for a command's options.\n";
@@ -96,7 +101,26 @@ int cli_open(const struct cli *g, int write, odx_db **db)
         return cli_fail("%s", odx_last_error());
     }
     if (rc) return cli_fail_rc(rc, "opening data directory");
+    /* Media by URL in the embedded CLI: the same policy as the server's,
+     * configured from the environment (see omnidex --help). */
+    const char *ap = getenv("OMNIDEX_FETCH_ALLOW_PRIVATE"), *roots = getenv("OMNIDEX_FILE_ROOTS");
+    if (ap && *ap && (rc = odx_db_set_option(*db, "fetch.allow_private", ap))) goto bad_opt;
+    for (const char *r = roots; r && *r;) {
+        const char *e = strchr(r, ':');
+        size_t n = e ? (size_t)(e - r) : strlen(r);
+        char dir[4096];
+        if (n > 0 && n < sizeof dir) {
+            memcpy(dir, r, n);
+            dir[n] = 0;
+            if ((rc = odx_db_set_option(*db, "fetch.file_root", dir))) goto bad_opt;
+        }
+        r = e ? e + 1 : r + n;
+    }
     return 0;
+bad_opt:
+    odx_db_close(*db);
+    *db = NULL;
+    return cli_fail_rc(rc, "media-by-URL settings from the environment");
 }
 
 int main(int argc, char **argv)

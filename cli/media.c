@@ -210,8 +210,52 @@ static void ingest_file(struct ingest *in, const char *path)
     flush(in);
 }
 
+/* The modality of a URL, from the extension of its path. */
+static int url_modality(const char *url, odx_modality *m)
+{
+    static const struct { const char *ext; odx_modality m; } map[] = {
+        {"jpg", ODX_MODALITY_IMAGE}, {"jpeg", ODX_MODALITY_IMAGE}, {"png", ODX_MODALITY_IMAGE},
+        {"webp", ODX_MODALITY_IMAGE}, {"gif", ODX_MODALITY_IMAGE}, {"bmp", ODX_MODALITY_IMAGE},
+        {"wav", ODX_MODALITY_AUDIO}, {"flac", ODX_MODALITY_AUDIO}, {"ogg", ODX_MODALITY_AUDIO},
+        {"oga", ODX_MODALITY_AUDIO}, {"opus", ODX_MODALITY_AUDIO}, {"mp3", ODX_MODALITY_AUDIO},
+        {"mp4", ODX_MODALITY_VIDEO}, {"m4v", ODX_MODALITY_VIDEO}, {"mov", ODX_MODALITY_VIDEO},
+        {"webm", ODX_MODALITY_VIDEO}, {"mkv", ODX_MODALITY_VIDEO},
+        {"ply", ODX_MODALITY_MESH}, {"obj", ODX_MODALITY_MESH}, {"stl", ODX_MODALITY_MESH},
+        {"off", ODX_MODALITY_MESH}, {"glb", ODX_MODALITY_MESH}, {"gltf", ODX_MODALITY_MESH},
+        {"txt", ODX_MODALITY_TEXT},
+    };
+    size_t n = strcspn(url, "?#");
+    const char *dot = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (url[i] == '.') dot = url + i + 1;
+        else if (url[i] == '/') dot = NULL;
+    }
+    if (!dot) return -1;
+    size_t el = (size_t)(url + n - dot);
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].ext) == el && !strncasecmp(dot, map[i].ext, el)) { *m = map[i].m; return 0; }
+    return -1;
+}
+
+/* A URL is fetched by the engine (embedded) or the server (client mode),
+ * under its URL policy; the modality comes from the path's extension. */
+static void ingest_url(struct ingest *in, const char *url)
+{
+    odx_modality m;
+    in->files++;
+    if (url_modality(url, &m)) {
+        cli_fail("%s: cannot tell the media type from the URL's extension (.jpg .png .wav .mp3 .mp4 .webm .ply .obj .stl ...)", url);
+        in->failed++;
+        return;
+    }
+    int rc = odx_batch_add_payload(in->b, url, m, NULL, 0, url, NULL);
+    if (rc) { cli_fail("%s: %s", url, odx_last_error()); in->failed++; return; }
+    flush(in);
+}
+
 static void ingest_path(struct ingest *in, const char *path, int depth)
 {
+    if (depth == 0 && strstr(path, "://")) { ingest_url(in, path); return; }
     struct stat sb;
     if (stat(path, &sb)) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; return; }
     if (!S_ISDIR(sb.st_mode)) { ingest_file(in, path); return; }
@@ -233,9 +277,13 @@ static void ingest_path(struct ingest *in, const char *path, int depth)
 int cmd_ingest(const struct cli *g, int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "--help")) {
-        puts("usage: omnidex ingest COLLECTION FILE|DIR...\n"
+        puts("usage: omnidex ingest COLLECTION FILE|DIR|URL...\n"
              "Embeds each file with the collection's space (modality sniffed from the content) and stores it\n"
-             "under its path as id, with filename/format/bytes metadata. Directories are walked.");
+             "under its path as id, with filename/format/bytes metadata. Directories are walked.\n"
+             "A URL (http://, https://, file://) is fetched by the engine, or by the server with --server,\n"
+             "under its URL policy: public addresses only unless OMNIDEX_FETCH_ALLOW_PRIVATE=1 (serve:\n"
+             "--fetch-allow-private); file:// only under OMNIDEX_FILE_ROOTS=DIR[:DIR] (serve: --file-root DIR).\n"
+             "The modality of a URL comes from its extension.");
         return 0;
     }
     if (argc < 3) return cli_usage("ingest", "needs a COLLECTION and at least one FILE or DIR");

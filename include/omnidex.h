@@ -116,6 +116,15 @@ void odx_db_close(odx_db *db);
 /* Write requests served and LMDB write transactions committed for them since
  * open: requests / transactions is the group-commit factor. */
 void odx_db_write_stats(odx_db *db, uint64_t *requests, uint64_t *transactions);
+/* Sets a process-wide option of this handle (not stored on disk). Names:
+ *   fetch.allow_private  "1"/"0": media URLs may point at loopback, private,
+ *                        link-local and other non-public addresses (default 0)
+ *   fetch.file_root      a directory under which file:// URIs may be read
+ *                        (repeat to allow several; default: none)
+ *   fetch.max_bytes      largest media body fetched by URL (default 256 MiB)
+ *   fetch.timeout_ms     time limit of one fetch, redirects included (30000)
+ * ODX_EINVAL for an unknown name or a bad value. */
+int odx_db_set_option(odx_db *db, const char *name, const char *value);
 
 /* ---- collections ------------------------------------------------------- */
 

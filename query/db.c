@@ -120,6 +120,7 @@ void odx_db_close(odx_db *db)
     }
     odx_maint_stop(db);
     odx_engine_spaces_close(db);
+    odx_fetch_policy_free(&db->fetch);
     for (size_t i = 0; i < db->ncolls; i++) odx_coll_release(db->colls[i]);
     odx_free(db->colls);
     odx_store_close(db->st);
@@ -156,6 +157,7 @@ int odx_db_open(const char *path, unsigned flags, odx_db **out)
     pthread_mutex_init(&db->bgmu, NULL);
     pthread_cond_init(&db->bgcv, NULL);
     pthread_mutex_init(&db->spmu, NULL);
+    odx_fetch_policy_init(&db->fetch);
     db->readonly = ro;
     int rc;
     if (!(db->dir = odx_strdup(path))) { rc = odx_error(ODX_ENOMEM, "out of memory"); goto fail; }

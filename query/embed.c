@@ -3,6 +3,7 @@
  * and cached for the life of the database handle (an odx_space is
  * thread-safe). */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -70,8 +71,7 @@ int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, o
     if (!space || !*space)
         return odx_error(ODX_EPRECOND, "collection '%s' is bound to no space, so it cannot embed %s; send vectors, "
                          "or create the collection with --space", coll, odx_modality_name(m));
-    if (!data)
-        return odx_error(ODX_EUNSUPPORTED, "payload by URI (%.200s) is not supported yet: send the bytes", uri ? uri : "");
+    if (!data && !uri) return odx_error(ODX_EINVAL, "payload has neither bytes nor a URI");
     odx_space *s;
     int rc = space_get(db, space, &s);
     if (rc) return rc;
@@ -81,9 +81,41 @@ int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, o
     if (odx_space_dim(s) != dim)
         return odx_error(ODX_EDIM, "space '%s' embeds into %d dimensions; collection '%s' has %d", space,
                          odx_space_dim(s), coll, dim);
+    void *fetched = NULL;
+    if (!data) {
+        if ((rc = odx_fetch(&db->fetch, uri, &fetched, &len))) return rc;
+        data = fetched;
+    }
     const void *d[1] = {data};
     size_t l[1] = {len};
-    return odx_space_embed(s, m, d, l, 1, out);
+    rc = odx_space_embed(s, m, d, l, 1, out);
+    if (rc && fetched) rc = odx_error_wrap(rc, "%.200s", uri);
+    odx_free(fetched);
+    return rc;
+}
+
+int odx_db_set_option(odx_db *db, const char *name, const char *value)
+{
+    if (!db || !name || !value) return odx_error(ODX_EINVAL, "NULL argument");
+    if (db->remote) return odx_error(ODX_EUNSUPPORTED, "option %.64s is set on the server, not through a client", name);
+    char *end = NULL;
+    if (!strcmp(name, "fetch.allow_private")) {
+        if (strcmp(value, "0") && strcmp(value, "1")) return odx_error(ODX_EINVAL, "fetch.allow_private is 0 or 1");
+        db->fetch.allow_private = value[0] == '1';
+        return 0;
+    }
+    if (!strcmp(name, "fetch.file_root")) return odx_fetch_policy_add_root(&db->fetch, value);
+    if (!strcmp(name, "fetch.max_bytes") || !strcmp(name, "fetch.timeout_ms")) {
+        errno = 0;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (errno || end == value || *end || v == 0 || v > (1ull << 40) || value[0] == '-')
+            return odx_error(ODX_EINVAL, "%s must be a positive integer", name);
+        if (name[6] == 'm') db->fetch.max_bytes = (size_t)v;
+        else db->fetch.timeout_ms = (long)v;
+        return 0;
+    }
+    return odx_error(ODX_EINVAL, "unknown option '%.64s' (fetch.allow_private, fetch.file_root, fetch.max_bytes, "
+                     "fetch.timeout_ms)", name);
 }
 
 int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, size_t len, const char *uri,

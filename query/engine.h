@@ -12,6 +12,7 @@
 #include "common/filter.h"
 #include "common/meta.h"
 #include "index/index.h"
+#include "query/fetch.h"
 #include "storage/store.h"
 
 #define ODX_AUTO_HNSW_AT 50000 /* auto: Flat below, HNSW32 above */
@@ -74,6 +75,8 @@ struct odx_db {
     struct odx_space *spaces[16];
     char space_names[16][129];
     size_t nspaces;
+    /* media by URL (fetch.c); set through odx_db_set_option before serving */
+    odx_fetch_policy fetch;
     /* background maintenance */
     pthread_t bg;
     int bg_started, bg_stop;

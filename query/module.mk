@@ -1,5 +1,5 @@
 LIB_SRCS += query/db.c query/write.c query/maintain.c query/items.c query/search.c
-TEST_SRCS += tests/unit/test_engine.c
-LIB_SRCS += query/embed.c
-TEST_SCRIPTS += tests/integration/core_multimodal.py
+TEST_SRCS += tests/unit/test_engine.c tests/unit/test_fetch.c
+LIB_SRCS += query/embed.c query/fetch.c
+TEST_SCRIPTS += tests/integration/core_multimodal.py tests/integration/rel_fetch.py
 LIB_SRCS += query/gpu.c

@@ -27,6 +27,8 @@ static const char usage[] =
     "usage: omnidex serve [--data DIR] [--listen HOST:PORT] [--workers N]\n"
     "                     [--token-file F] [--tls-cert F --tls-key F [--tls-client-ca F]]\n"
     "                     [--max-message-mb N] [--gpu]\n"
+    "                     [--fetch-allow-private] [--file-root DIR]... [--fetch-max-mb N]\n"
+    "                     [--fetch-timeout-s N]\n"
     "  --data DIR          data directory (default ./omnidex-data; created if missing)\n"
     "  --listen HOST:PORT  address to serve on (default 127.0.0.1:7600; port 0 picks one)\n"
     "  --workers N         worker threads (default 4)\n"
@@ -37,7 +39,15 @@ static const char usage[] =
     "  --tls-client-ca F   PEM CA: require client certificates it signed (mutual TLS)\n"
     "  --max-message-mb N  largest request or reply in MiB (default 64, 1..1024)\n"
     "  --gpu               search collections that opted in (collection create --gpu) on a GPU;\n"
-    "                      needs a make GPU=1 build; without a usable device the CPU answers\n";
+    "                      needs a make GPU=1 build; without a usable device the CPU answers\n"
+    "media by URL (Media.uri in requests):\n"
+    "  http(s) URLs are fetched only from public addresses: loopback, private, link-local\n"
+    "  (cloud metadata), CGNAT, multicast and reserved targets are refused, checked on every\n"
+    "  resolved address and pinned for the connection; redirects are checked the same way\n"
+    "  --fetch-allow-private  also fetch from those addresses (trusted networks only)\n"
+    "  --file-root DIR        allow file:// URIs under DIR (repeatable; default: none)\n"
+    "  --fetch-max-mb N       largest media body fetched (default 256)\n"
+    "  --fetch-timeout-s N    time limit of one fetch (default 30)\n";
 
 /* Reads a whole small file into a NUL-terminated string. */
 static int read_file(const char *path, char **out)
@@ -72,12 +82,34 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     return 0;
 }
 
+/* Applies the media-by-URL policy options to the opened database. */
+static int odx_cli_fetch_options(odx_db *db, int allow_private, const char *const *roots, int nroots,
+                                 long max_mb, long timeout_s)
+{
+    char num[32];
+    int rc = 0;
+    if (allow_private) rc = odx_db_set_option(db, "fetch.allow_private", "1");
+    for (int i = 0; i < nroots && !rc; i++) rc = odx_db_set_option(db, "fetch.file_root", roots[i]);
+    if (!rc && max_mb) {
+        snprintf(num, sizeof num, "%lld", (long long)max_mb << 20);
+        rc = odx_db_set_option(db, "fetch.max_bytes", num);
+    }
+    if (!rc && timeout_s) {
+        snprintf(num, sizeof num, "%ld", timeout_s * 1000);
+        rc = odx_db_set_option(db, "fetch.timeout_ms", num);
+    }
+    return rc;
+}
+
 int odx_cli_serve(int argc, char **argv)
 {
     const char *data = "./omnidex-data", *token_file = NULL, *cert = NULL, *key = NULL, *ca = NULL;
     odx_rpc_options o;
     odx_rpc_options_init(&o);
     unsigned open_flags = 0;
+    const char *roots[16];
+    int nroots = 0, allow_private = 0;
+    long fetch_mb = 0, fetch_s = 0;
     int i = (argc > 0 && strcmp(argv[0], "serve") == 0) ? 1 : 0;
     int rc = 0;
     for (; i < argc; i++) {
@@ -92,8 +124,12 @@ int odx_cli_serve(int argc, char **argv)
             fprintf(stderr, "omnidex serve: unexpected argument '%s'\n%s", a, usage);
             return 2;
         }
-        if (strcmp(a, "--gpu") == 0) { /* the one option without a value */
+        if (strcmp(a, "--gpu") == 0) { /* options without a value */
             open_flags |= ODX_OPEN_GPU;
+            continue;
+        }
+        if (strcmp(a, "--fetch-allow-private") == 0) {
+            allow_private = 1;
             continue;
         }
         if (eq) {
@@ -117,6 +153,18 @@ int odx_cli_serve(int argc, char **argv)
         else if (strcmp(name, "--workers") == 0) {
             if ((rc = parse_int(name, val, 1, 256, &v)) != 0) goto bad;
             o.workers = (int)v;
+        } else if (strcmp(name, "--file-root") == 0) {
+            if (nroots >= (int)(sizeof roots / sizeof roots[0])) {
+                fprintf(stderr, "omnidex serve: at most %d --file-root options\n", (int)(sizeof roots / sizeof roots[0]));
+                return 2;
+            }
+            roots[nroots++] = val;
+        } else if (strcmp(name, "--fetch-max-mb") == 0) {
+            if ((rc = parse_int(name, val, 1, 65536, &v)) != 0) goto bad;
+            fetch_mb = v;
+        } else if (strcmp(name, "--fetch-timeout-s") == 0) {
+            if ((rc = parse_int(name, val, 1, 3600, &v)) != 0) goto bad;
+            fetch_s = v;
         } else if (strcmp(name, "--max-message-mb") == 0) {
             if ((rc = parse_int(name, val, 1, 1024, &v)) != 0) goto bad;
             o.max_message_bytes = (size_t)v << 20;
@@ -169,6 +217,7 @@ int odx_cli_serve(int argc, char **argv)
         odx_error_wrap(rc, "opening '%s'", data);
         goto out;
     }
+    if ((rc = odx_cli_fetch_options(db, allow_private, roots, nroots, fetch_mb, fetch_s)) != 0) goto out;
     if ((rc = odx_rpc_server_start(db, &o, &srv)) != 0) goto out;
 
     const char *colon = strrchr(o.listen, ':');
