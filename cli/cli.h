@@ -31,6 +31,7 @@ int cmd_delete(const struct cli *g, int argc, char **argv);
 int cmd_ingest(const struct cli *g, int argc, char **argv);
 int cmd_embed(const struct cli *g, int argc, char **argv);
 int cmd_models(const struct cli *g, int argc, char **argv);
+int cmd_demo(const struct cli *g, int argc, char **argv);
 /* Reads a whole file (capped at 256 MiB); prints the error itself. */
 int cli_read_file(const char *path, void **data, size_t *len);
 /* Modality and format name from magic bytes; -1 when unrecognised. */

@@ -35,6 +35,7 @@ static const char *usage_text =
     "  ingest NAME FILE|DIR|URL...    embed files with the collection's space and store them\n"
     "  embed (--model DIR | --space NAME) (--text STR | --image FILE) [--json]\n"
     "  models list|info NAME|verify NAME|pull REPO   embedding spaces (pull: from a model hub)\n"
+    "  demo [--corpus DIR] [--json] [--html FILE]   cross-modal P@10 on the demo corpus (make demo)\n"
     "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
     "  version\n"
     "\n"
@@ -157,6 +158,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "ingest")) return cmd_ingest(&g, cargc, cargv);
     if (!strcmp(cmd, "embed")) return cmd_embed(&g, cargc, cargv);
     if (!strcmp(cmd, "models")) return cmd_models(&g, cargc, cargv);
+    if (!strcmp(cmd, "demo")) return cmd_demo(&g, cargc, cargv);
     if (!strcmp(cmd, "version")) { printf("omnidex %s\n", odx_version()); return 0; }
     if (!strcmp(cmd, "serve")) {
         if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");
