@@ -108,19 +108,22 @@ int cmd_embed(const struct cli *g, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
-            puts("usage: omnidex embed (--model DIR | --space NAME) (--text STR | --image FILE | --file FILE) [--json]\n"
+            puts("usage: omnidex embed (--model DIR | --space NAME) (--text STR | --file FILE) [--json]\n"
+                 "  --image/--audio/--video/--mesh FILE are the same as --file: the modality is sniffed\n"
+                 "  from the content (JPEG PNG WebP GIF BMP | WAV FLAC Ogg MP3 | MP4 WebM MKV | PLY OBJ OFF STL GLB)\n"
                  "Prints the L2-normalised embedding: {\"modality\":..,\"dim\":..,\"vector\":[..]}");
             return 0;
         }
         if (!strcmp(a, "--model") && v) { model = v; i++; }
         else if (!strcmp(a, "--space") && v) { space = v; i++; }
         else if (!strcmp(a, "--text") && v) { text = v; i++; }
-        else if ((!strcmp(a, "--image") || !strcmp(a, "--file")) && v) { file = v; i++; }
+        else if ((!strcmp(a, "--image") || !strcmp(a, "--file") || !strcmp(a, "--audio") || !strcmp(a, "--video") ||
+                  !strcmp(a, "--mesh")) && v) { file = v; i++; }
         else if (!strcmp(a, "--json")) json = 1;
         else return cli_usage("embed", "unknown or incomplete option '%s'", a);
     }
     if (!!model == !!space) return cli_usage("embed", "needs exactly one of --model DIR or --space NAME");
-    if (!!text == !!file) return cli_usage("embed", "needs exactly one of --text or --image FILE");
+    if (!!text == !!file) return cli_usage("embed", "needs exactly one of --text or --file FILE");
     odx_space *s;
     int rc = model ? odx_space_open(model, &s) : odx_space_open_name(space, &s);
     if (rc) return cli_fail_rc(rc, "embed");
