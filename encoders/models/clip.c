@@ -23,6 +23,7 @@
 #include "encoders/media/image.h"
 #include "encoders/media/preprocess.h"
 #include "encoders/models/transformer.h"
+#include "encoders/models/vit.h"
 #include "encoders/runtime/arena.h"
 #include "encoders/runtime/ops.h"
 #include "encoders/runtime/safetensors.h"
@@ -30,10 +31,8 @@
 
 #define CLIP_MAX_FILE (64u << 20) /* config / vocab / merges files */
 
-typedef struct vision_tower {
-    odx_tf_encoder enc;
-    const float *patch_w, *cls, *pos, *pre_g, *pre_b, *post_g, *post_b, *proj;
-} vision_tower;
+/* The image tower is the generic ViT (vit.h) on 3 x S x S pixels. */
+typedef odx_vit vision_tower;
 
 typedef struct text_tower {
     odx_tf_encoder enc;
@@ -129,21 +128,9 @@ out:
 static int load_vision(odx_clip *m)
 {
     const odx_tower_config *c = &m->cfg.vision;
-    vision_tower *v = &m->v;
-    int64_t h = c->hidden, p = c->patch_size, g = c->image_size / c->patch_size;
-    const char *e = "vision_model.";
-    int64_t shape4[4] = {h, c->channels, p, p};
-    int rc = odx_st_get_f32(m->st, "vision_model.embeddings.patch_embedding.weight", 4, shape4, &v->patch_w);
-    if (rc ||
-        (rc = odx_tf_get(m->st, e, "embeddings.class_embedding", 1, h, 0, &v->cls)) ||
-        (rc = odx_tf_get(m->st, e, "embeddings.position_embedding.weight", 2, g * g + 1, h, &v->pos)) ||
-        (rc = odx_tf_get(m->st, e, "pre_layrnorm.weight", 1, h, 0, &v->pre_g)) ||
-        (rc = odx_tf_get(m->st, e, "pre_layrnorm.bias", 1, h, 0, &v->pre_b)) ||
-        (rc = odx_tf_get(m->st, e, "post_layernorm.weight", 1, h, 0, &v->post_g)) ||
-        (rc = odx_tf_get(m->st, e, "post_layernorm.bias", 1, h, 0, &v->post_b)) ||
-        (rc = odx_tf_get(m->st, "", "visual_projection.weight", 2, m->cfg.proj_dim, h, &v->proj)) ||
-        (rc = odx_tf_encoder_load(m->st, "vision_model.encoder", c, &v->enc)))
-        return odx_error_wrap(rc, "vision tower");
+    odx_vit_shape shape = {c->channels, c->image_size, c->image_size, c->patch_size, c->patch_size};
+    int rc = odx_vit_load(m->st, "vision_model", "visual_projection.weight", c, &shape, m->cfg.proj_dim, &m->v);
+    if (rc) return odx_error_wrap(rc, "vision tower");
     return 0;
 }
 
@@ -167,7 +154,7 @@ static int load_text(odx_clip *m)
 void odx_clip_close(odx_clip *m)
 {
     if (!m) return;
-    odx_tf_encoder_free(&m->v.enc);
+    odx_vit_free(&m->v);
     odx_tf_encoder_free(&m->t.enc);
     odx_bpe_close(m->bpe);
     odx_st_close(m->st);
@@ -253,49 +240,7 @@ static int project(odx_clip *m, const float *pooled, int n, int hidden, const fl
 
 static int vision_forward(odx_clip *m, const float *pixels, int n, float *out)
 {
-    const odx_tower_config *c = &m->cfg.vision;
-    vision_tower *v = &m->v;
-    int h = c->hidden, p = c->patch_size, s = c->image_size, ch = c->channels;
-    int g = s / p, np = g * g, tokens = np + 1, kdim = ch * p * p;
-    if ((long long)n * tokens > (1 << 24)) return odx_error(ODX_ELIMIT, "image batch of %d too large", n);
-    int rows = n * tokens;
-    float *patches = odx_arena_floats(&m->arena, (size_t)n * np * kdim);
-    float *x = odx_arena_floats(&m->arena, (size_t)rows * h);
-    float *emb = odx_arena_floats(&m->arena, (size_t)n * np * h);
-    int *off = odx_arena_alloc(&m->arena, (size_t)(n + 1) * sizeof(int));
-    float *pooled = odx_arena_floats(&m->arena, (size_t)n * h);
-    if (!patches || !x || !emb || !off || !pooled) return odx_error(ODX_ENOMEM, "out of memory");
-    /* im2col: row (img, gy, gx) = pixels[img][c][gy*p + ky][gx*p + kx] in (c, ky, kx) order,
-     * the order of the conv weight [hidden, ch, p, p]. */
-    #pragma omp parallel for schedule(static)
-    for (int r = 0; r < n * np; r++) {
-        int img = r / np, gy = (r % np) / g, gx = r % g;
-        float *dst = patches + (size_t)r * kdim;
-        const float *src = pixels + (size_t)img * ch * s * s;
-        for (int cc = 0; cc < ch; cc++)
-            for (int ky = 0; ky < p; ky++)
-                memcpy(dst + ((size_t)cc * p + ky) * p,
-                       src + ((size_t)cc * s + (size_t)gy * p + ky) * s + (size_t)gx * p,
-                       (size_t)p * sizeof(float));
-    }
-    odx_op_linear(patches, n * np, kdim, v->patch_w, NULL, h, emb);
-    for (int img = 0; img < n; img++) {
-        float *xi = x + (size_t)img * tokens * h;
-        for (int j = 0; j < h; j++) xi[j] = v->cls[j] + v->pos[j];
-        for (int t = 1; t < tokens; t++) {
-            const float *e = emb + ((size_t)img * np + t - 1) * h;
-            const float *pp = v->pos + (size_t)t * h;
-            float *xt = xi + (size_t)t * h;
-            for (int j = 0; j < h; j++) xt[j] = e[j] + pp[j];
-        }
-        off[img] = img * tokens;
-    }
-    off[n] = rows;
-    odx_op_layernorm(x, rows, h, v->pre_g, v->pre_b, c->eps, x);
-    /* The class token (row 0 of each image) is pooled. */
-    int rc = odx_tf_encoder_forward(&v->enc, x, rows, off, n, 0, off, pooled, &m->arena);
-    if (rc) return rc;
-    return project(m, pooled, n, h, v->post_g, v->post_b, c->eps, v->proj, out);
+    return odx_vit_forward(&m->v, pixels, n, out, &m->arena);
 }
 
 int odx_clip_embed_pixels(odx_clip *m, const float *pixels, int n, float *out)
