@@ -108,7 +108,7 @@ int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const 
     size_t n = (size_t)rows * h;
     for (int i = 0; i < enc->layers; i++) {
         const odx_tf_layer *l = &enc->layer[i];
-        int last = i == enc->layers - 1;
+        int last = i == enc->layers - 1 && pool; /* pool NULL: every row to the end */
         odx_op_layernorm(x, rows, h, l->ln1_g, l->ln1_b, enc->eps, t);
         odx_op_linear(t, rows, h, l->qkv_w, l->qkv_b, 3 * h, qkv);
         if (last) {
@@ -130,6 +130,7 @@ int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const 
         odx_op_add(x, t, n);
         mlp_block(enc, l, x, rows, t, mlp);
     }
+    if (!pool) return 0; /* x holds the output of every row */
     /* No layers: the pooled rows are the input rows. */
     for (int s = 0; s < nseq; s++) memcpy(pooled + (size_t)s * h, x + (size_t)pool[s] * h, (size_t)h * sizeof(float));
     return 0;

@@ -34,7 +34,9 @@ void odx_tf_encoder_free(odx_tf_encoder *enc);
  * odx_op_attention, and writes the final hidden state of row pool[s] of each
  * sequence to pooled[s] (nseq x hidden). Only those rows are computed in the
  * last layer (their keys and values still come from every row), so x holds
- * the input of the last layer on return. Returns 0 or ODX_ENOMEM. */
+ * the input of the last layer on return. pool == NULL (pooled unused):
+ * every row runs through every layer and x holds the output (towers that
+ * pool over all rows, e.g. the point tower). Returns 0 or ODX_ENOMEM. */
 int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
                            int nseq, int causal, const int *pool, float *pooled, odx_arena *arena);
 
