@@ -7,6 +7,11 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/tokenizer/clip_bpe.c \
             encoders/media/image_decode.c encoders/media/exif.c \
             encoders/media/image_preprocess.c encoders/space.c
+# audio path (docs/modalities.md "Audio"): decode, Kaldi fbank, generic ViT, audio tower
+LIB_SRCS += encoders/models/vit.c encoders/media/audio.c encoders/media/fbank.c \
+            encoders/models/audio_tower.c
+TEST_SCRIPTS += tests/integration/enc_audio_parity.py
+LDLIBS += -lsndfile -lsoxr -lfftw3f
 TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
              tests/unit/test_enc_tokenizer.c tests/unit/test_enc_image.c \
              tests/unit/test_enc_fuzz.c tests/unit/test_enc_model.c
@@ -19,6 +24,12 @@ LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 # the benchmark (embed token ids / pixel tensors / files, print vectors).
 PROGS += $(B)/enc-tool
 $(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+
+# audio-tool: a thin program over the audio path (decode, fbank, embed) for
+# the audio parity test and bench/encoders/audio_bench.py.
+PROGS += $(B)/audio-tool
+$(B)/audio-tool: $(B)/encoders/tools/audio_tool.o $(B)/libomnidex.a
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
 
 # Encoder throughput vs PyTorch; writes the "## Encoders" section of bench/RESULTS.md.
