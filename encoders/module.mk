@@ -48,3 +48,13 @@ LDLIBS += -lassimp
 PROGS += $(B)/mesh-tool
 $(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/libomnidex.a
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+
+# video path (docs/modalities.md "Video"): decoding from memory by libav*,
+# frame sampling, RGB conversion, audio track; video-tool is a thin program over it.
+LIB_SRCS += encoders/media/video.c
+TEST_SRCS += tests/unit/test_enc_video.c
+TEST_SCRIPTS += tests/integration/enc_video_files.py
+LDLIBS += -lavformat -lavcodec -lswscale -lswresample -lavutil
+PROGS += $(B)/video-tool
+$(B)/video-tool: $(B)/encoders/tools/video_tool.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)

@@ -1,0 +1,205 @@
+/* video-tool: a thin program over encoders/media/video.h, used by the video
+ * tests and for looking at what the decoder samples.
+ *
+ *   video-tool probe  FILE [opts]          JSON: format, duration, size, sampled frame times, has_audio
+ *   video-tool frames FILE N OUTDIR [opts] writes OUTDIR/frame_NNN.ppm (P6) and prints the probe JSON
+ *   video-tool audio  FILE RATE OUT.f32 [opts]  mono float32 little-endian PCM at RATE Hz
+ *   video-tool bench  FILE N ROUNDS        seconds per decode (sampling N frames), best of ROUNDS
+ *
+ * opts: --frames N, --max-seconds S, --max-pixels P.
+ * Errors: "video-tool: <code name>: <message>" on stderr, exit status 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "encoders/media/video.h"
+#include "omnidex.h"
+
+static int die(int rc)
+{
+    fprintf(stderr, "video-tool: %s: %s\n", odx_strerror(rc), odx_last_error());
+    return 1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = odx_malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            char *nb = odx_realloc(buf, cap * 2);
+            if (!nb) { odx_free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) break;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static double arg_num(const char *s, double lo, double hi)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == 0 || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "video-tool: bad number '%s'\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+/* Parses the trailing --options from argv[from..]. */
+static void parse_opts(int argc, char **argv, int from, odx_video_opts *o)
+{
+    for (int i = from; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--frames") == 0) o->frames = (int)arg_num(argv[++i], 1, 100000);
+        else if (i + 1 < argc && strcmp(argv[i], "--max-seconds") == 0) o->max_seconds = arg_num(argv[++i], 0, 1e9);
+        else if (i + 1 < argc && strcmp(argv[i], "--max-pixels") == 0) o->max_pixels = (uint64_t)arg_num(argv[++i], 1, 1e15);
+        else {
+            fprintf(stderr, "video-tool: unknown option '%s'\n", argv[i]);
+            exit(2);
+        }
+    }
+}
+
+static int decode_file(const char *path, const odx_video_opts *o, odx_video *v)
+{
+    size_t len = 0;
+    char *data = slurp(path, &len);
+    if (!data) {
+        fprintf(stderr, "video-tool: cannot read %s\n", path);
+        return 1;
+    }
+    int rc = odx_video_decode(data, len, o, v);
+    odx_free(data);
+    return rc ? die(rc) : 0;
+}
+
+static void print_json(const odx_video *v)
+{
+    printf("{\"format\": \"%s\", \"duration\": %.6f, \"width\": %d, \"height\": %d, \"has_audio\": %s, \"frames\": [",
+           v->format, v->duration, v->width, v->height, v->has_audio ? "true" : "false");
+    for (int i = 0; i < v->n_frames; i++)
+        printf("%s{\"t\": %.6f, \"w\": %d, \"h\": %d}", i ? ", " : "", v->frame_times[i], v->frames[i].w,
+               v->frames[i].h);
+    printf("]");
+    if (v->audio) printf(", \"audio_samples\": %lld, \"audio_rate\": %d", (long long)v->audio_n, v->audio_rate);
+    printf("}\n");
+}
+
+static int cmd_probe(const char *path, const odx_video_opts *o)
+{
+    odx_video v;
+    if (decode_file(path, o, &v)) return 1;
+    print_json(&v);
+    odx_video_free(&v);
+    return 0;
+}
+
+static int cmd_frames(const char *path, const char *dir, const odx_video_opts *o)
+{
+    odx_video v;
+    if (decode_file(path, o, &v)) return 1;
+    int bad = 0;
+    for (int i = 0; i < v.n_frames && !bad; i++) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s/frame_%03d.ppm", dir, i);
+        FILE *f = fopen(name, "wb");
+        const odx_image *im = &v.frames[i];
+        size_t n = (size_t)im->w * im->h * 3;
+        if (!f || fprintf(f, "P6\n%d %d\n255\n", im->w, im->h) < 0 || fwrite(im->rgb, 1, n, f) != n) bad = 1;
+        if (f && fclose(f) != 0) bad = 1;
+        if (bad) fprintf(stderr, "video-tool: cannot write %s\n", name);
+    }
+    if (!bad) print_json(&v);
+    odx_video_free(&v);
+    return bad;
+}
+
+static int cmd_audio(const char *path, int rate, const char *outp, odx_video_opts *o)
+{
+    odx_video v;
+    o->audio_rate = rate;
+    o->frames = o->frames ? o->frames : 1;
+    if (decode_file(path, o, &v)) return 1;
+    int bad = 0;
+    if (!v.has_audio) {
+        fprintf(stderr, "video-tool: %s has no audio stream\n", path);
+        bad = 1;
+    } else {
+        FILE *f = fopen(outp, "wb");
+        if (!f || fwrite(v.audio, sizeof(float), (size_t)v.audio_n, f) != (size_t)v.audio_n) bad = 1;
+        if (f && fclose(f) != 0) bad = 1;
+        if (bad) fprintf(stderr, "video-tool: cannot write %s\n", outp);
+        else print_json(&v);
+    }
+    odx_video_free(&v);
+    return bad;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmd_bench(const char *path, int n, int rounds)
+{
+    size_t len = 0;
+    char *data = slurp(path, &len);
+    if (!data) {
+        fprintf(stderr, "video-tool: cannot read %s\n", path);
+        return 1;
+    }
+    odx_video_opts o = {.frames = n};
+    double best = 1e30, dur = 0;
+    for (int r = 0; r < rounds; r++) {
+        odx_video v;
+        double t0 = now();
+        int rc = odx_video_decode(data, len, &o, &v);
+        double t = now() - t0;
+        if (rc) {
+            odx_free(data);
+            return die(rc);
+        }
+        dur = v.duration;
+        odx_video_free(&v);
+        if (t < best) best = t;
+    }
+    odx_free(data);
+    printf("{\"seconds\": %.6f, \"duration\": %.6f, \"frames\": %d}\n", best, dur, n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    odx_video_opts o = {0};
+    if (argc >= 3 && strcmp(argv[1], "probe") == 0) {
+        parse_opts(argc, argv, 3, &o);
+        return cmd_probe(argv[2], &o);
+    }
+    if (argc >= 5 && strcmp(argv[1], "frames") == 0) {
+        o.frames = (int)arg_num(argv[3], 1, 100000);
+        parse_opts(argc, argv, 5, &o);
+        return cmd_frames(argv[2], argv[4], &o);
+    }
+    if (argc >= 5 && strcmp(argv[1], "audio") == 0) {
+        int rate = (int)arg_num(argv[3], 1, 1e7);
+        parse_opts(argc, argv, 5, &o);
+        return cmd_audio(argv[2], rate, argv[4], &o);
+    }
+    if (argc == 5 && strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argv[2], (int)arg_num(argv[3], 1, 100000), (int)arg_num(argv[4], 1, 1000));
+    fprintf(stderr, "usage: video-tool probe FILE [opts] | frames FILE N OUTDIR [opts] | audio FILE RATE OUT.f32 [opts]"
+                    " | bench FILE N ROUNDS\n       opts: --frames N --max-seconds S --max-pixels P\n");
+    return 2;
+}
