@@ -10,11 +10,6 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
 # audio path (docs/modalities.md "Audio"): decode, Kaldi fbank, generic ViT, audio tower
 LIB_SRCS += encoders/models/vit.c encoders/media/audio.c encoders/media/fbank.c \
             encoders/models/audio_tower.c
-TEST_SCRIPTS += tests/integration/enc_audio_parity.py
-LDLIBS += -lsndfile -lsoxr -lfftw3f
-# audio path (docs/modalities.md "Audio"): decode, Kaldi fbank, generic ViT, audio tower
-LIB_SRCS += encoders/models/vit.c encoders/media/audio.c encoders/media/fbank.c \
-            encoders/models/audio_tower.c
 TEST_SRCS += tests/unit/test_enc_audio.c
 TEST_SCRIPTS += tests/integration/enc_audio_parity.py
 LDLIBS += -lsndfile -lsoxr -lfftw3f
