@@ -45,6 +45,7 @@ enc-bench: $(B)/enc-tool
 LIB_SRCS += encoders/media/mesh.c encoders/media/points.c encoders/media/render.c \
             encoders/models/point_tower.c
 TEST_SRCS += tests/unit/test_enc_mesh.c
+TEST_SCRIPTS += tests/integration/enc_point_parity.py tests/integration/enc_mesh_files.py
 LDLIBS += -lassimp
 PROGS += $(B)/mesh-tool
 $(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/libomnidex.a

@@ -1,5 +1,5 @@
-/* 3D mesh decoding (see mesh.h): format sniffing, strict PLY and OFF
- * parsers, and the libassimp path for OBJ, STL and glTF/GLB. */
+/* 3D mesh decoding (see mesh.h): format sniffing, strict PLY, OFF and STL
+ * parsers, and the libassimp path for OBJ and glTF/GLB. */
 #include "encoders/media/mesh.h"
 
 #include <assimp/cfileio.h>
@@ -491,8 +491,12 @@ static int decode_off(const unsigned char *d, size_t len, const odx_mesh_limits 
     if (c.end - c.p >= 6 && memcmp(c.p, "BINARY", 6) == 0)
         return odx_error(ODX_EMEDIA, "OFF: binary OFF is not supported");
     int64_t nv, nf, ne;
-    if (!tok_int(&c, 1, 1, &nv) || !tok_int(&c, 1, 1, &nf) || !tok_int(&c, 1, 1, &ne) || nv < 0 || nf < 0)
+    /* The edge count (unused) is often left out: read only on the same line. */
+    if (!tok_int(&c, 1, 1, &nv) || !tok_int(&c, 0, 1, &nf) || nv < 0 || nf < 0)
         return odx_error(ODX_EMEDIA, "OFF: bad vertex/face counts");
+    skip_ws(&c, 0, 1);
+    if (c.p < c.end && *c.p != '\n' && !tok_int(&c, 0, 1, &ne))
+        return odx_error(ODX_EMEDIA, "OFF: bad edge count");
     if (nv > lim->max_vertices)
         return odx_error(ODX_ELIMIT, "OFF: %lld vertices declared, limit %lld", (long long)nv, (long long)lim->max_vertices);
     if (nf > lim->max_faces)
@@ -534,6 +538,93 @@ static int decode_off(const unsigned char *d, size_t len, const odx_mesh_limits 
     }
     odx_free(poly);
     return rc;
+}
+
+/* ----------------------------------------------------------------------- STL */
+
+/* STL is a list of independent triangles: three vertices each, not shared
+ * (as assimp and most tools load it). Read here rather than by assimp,
+ * whose reader refuses a file with an empty "solid" block. */
+static int stl_triangle(build *b, const float tri[9])
+{
+    int64_t base = b->m->nv;
+    for (int k = 0; k < 3; k++) {
+        int rc = check_vertex("STL", tri + k * 3, base + k);
+        if (rc) return rc;
+    }
+    memcpy(b->m->v + base * 3, tri, 9 * sizeof(float));
+    b->m->nv += 3;
+    int64_t idx[3] = {base, base + 1, base + 2};
+    return add_polygon(b, idx, 3);
+}
+
+static int decode_stl_bin(const unsigned char *d, size_t len, const odx_mesh_limits *lim, odx_mesh *m)
+{
+    uint64_t n = rd_u32le(d + 80);
+    /* Size first: a real file over the limit has the matching size, so a
+     * mismatch says "not this count" whatever the count is. */
+    if (84 + 50 * n != len)
+        return odx_error(ODX_EMEDIA, "STL: binary file declares %llu triangles (%llu bytes) but holds %zu bytes",
+                         (unsigned long long)n, (unsigned long long)(84 + 50 * n), len);
+    if (n > (uint64_t)lim->max_faces || 3 * n > (uint64_t)lim->max_vertices)
+        return odx_error(ODX_ELIMIT, "STL: %llu triangles declared, limits %lld triangles, %lld vertices",
+                         (unsigned long long)n, (long long)lim->max_faces, (long long)lim->max_vertices);
+    if (n == 0) return odx_error(ODX_EMEDIA, "STL: no triangles");
+    m->v = odx_malloc((size_t)n * 9 * sizeof(float));
+    m->f = odx_malloc((size_t)n * 3 * sizeof(uint32_t));
+    if (!m->v || !m->f) return odx_error(ODX_ENOMEM, "out of memory for %llu triangles", (unsigned long long)n);
+    build b = {m, (size_t)n * 3, lim->max_faces, "STL"};
+    for (uint64_t t = 0; t < n; t++) {
+        const unsigned char *r = d + 84 + t * 50 + 12; /* skip the normal */
+        float tri[9];
+        for (int k = 0; k < 9; k++) {
+            uint32_t u = rd_u32le(r + 4 * k);
+            memcpy(&tri[k], &u, 4);
+        }
+        int rc = stl_triangle(&b, tri);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int decode_stl_ascii(const unsigned char *d, size_t len, const odx_mesh_limits *lim, odx_mesh *m)
+{
+    cur c = {(const char *)d, (const char *)d + len};
+    build b = {m, 0, lim->max_faces, "STL"};
+    size_t vcap = 0;
+    char w[64];
+    float tri[9];
+    int nvtx = 0, in_facet = 0, rc = 0;
+    while (!rc && token(&c, 1, 0, w, sizeof w)) {
+        if (strcmp(w, "facet") == 0) {
+            if (in_facet) return odx_error(ODX_EMEDIA, "STL: facet inside a facet");
+            in_facet = 1;
+            nvtx = 0;
+        } else if (strcmp(w, "vertex") == 0) {
+            if (!in_facet || nvtx == 3) return odx_error(ODX_EMEDIA, "STL: vertex outside a triangle facet");
+            for (int k = 0; k < 3; k++) {
+                double x;
+                if (!tok_double(&c, 0, 0, &x)) return odx_error(ODX_EMEDIA, "STL: bad vertex");
+                tri[nvtx * 3 + k] = (float)x;
+            }
+            nvtx++;
+        } else if (strcmp(w, "endfacet") == 0) {
+            if (!in_facet || nvtx != 3) return odx_error(ODX_EMEDIA, "STL: facet without 3 vertices");
+            in_facet = 0;
+            if (m->nv + 3 > lim->max_vertices)
+                return odx_error(ODX_ELIMIT, "STL: more than %lld vertices", (long long)lim->max_vertices);
+            if ((rc = odx_grow(&m->v, &vcap, (size_t)(m->nv + 3) * 3, sizeof(float)))) break;
+            rc = stl_triangle(&b, tri);
+        } else if (strcmp(w, "solid") == 0 || strcmp(w, "endsolid") == 0) {
+            if (in_facet) return odx_error(ODX_EMEDIA, "STL: unterminated facet");
+            skip_line(&c); /* the solid's name */
+        }
+        /* "normal" values, "outer loop", "endloop" need nothing. */
+    }
+    if (rc) return rc;
+    if (in_facet) return odx_error(ODX_EMEDIA, "STL: truncated facet");
+    if (m->nf == 0) return odx_error(ODX_EMEDIA, "STL: no triangles");
+    return 0;
 }
 
 /* -------------------------------------------------------------------- assimp */
@@ -666,23 +757,8 @@ static int walk_node(walk *w, const struct aiNode *n, const struct aiMatrix4x4 *
 static int decode_assimp(const unsigned char *d, size_t len, fmt f, const odx_mesh_limits *lim, odx_mesh *m)
 {
     const char *name = fmt_name(f);
-    if (f == F_STL_BIN) {
-        uint64_t n = rd_u32le(d + 80);
-        /* Size first: a real file over the limit has the matching size, so
-         * a mismatch says "not this count" whatever the count is. */
-        if (84 + 50 * n != len)
-            return odx_error(ODX_EMEDIA, "STL: binary file declares %llu triangles (%llu bytes) but holds %zu bytes",
-                             (unsigned long long)n, (unsigned long long)(84 + 50 * n), len);
-        if (n > (uint64_t)lim->max_faces)
-            return odx_error(ODX_ELIMIT, "STL: %llu triangles declared, limit %lld", (unsigned long long)n, (long long)lim->max_faces);
-        if (3 * n > (uint64_t)lim->max_vertices)
-            return odx_error(ODX_ELIMIT, "STL: %llu triangles (%llu vertices) declared, limit %lld vertices",
-                             (unsigned long long)n, (unsigned long long)(3 * n), (long long)lim->max_vertices);
-        if (n == 0) return odx_error(ODX_EMEDIA, "STL: no triangles");
-    }
     static const char *const fname[] = {
-        [F_OBJ] = "$$omnidex$$.obj", [F_STL_ASCII] = "$$omnidex$$.stl", [F_STL_BIN] = "$$omnidex$$.stl",
-        [F_GLTF] = "$$omnidex$$.gltf", [F_GLB] = "$$omnidex$$.glb"};
+        [F_OBJ] = "$$omnidex$$.obj", [F_GLTF] = "$$omnidex$$.gltf", [F_GLB] = "$$omnidex$$.glb"};
     mem_fs fs = {fname[f], d, len};
     struct aiFileIO io = {mfs_open, mfs_close, (aiUserData)&fs};
     const struct aiScene *sc = aiImportFileEx(fs.name, aiProcess_Triangulate | aiProcess_SortByPType, &io);
@@ -728,6 +804,8 @@ int odx_mesh_decode(const void *data, size_t len, const odx_mesh_limits *lim_in,
     switch (f) {
     case F_PLY: rc = decode_ply(d, len, &lim, out); break;
     case F_OFF: rc = decode_off(d, len, &lim, out); break;
+    case F_STL_BIN: rc = decode_stl_bin(d, len, &lim, out); break;
+    case F_STL_ASCII: rc = decode_stl_ascii(d, len, &lim, out); break;
     case F_UNKNOWN: return odx_error(ODX_EMEDIA, "unrecognised 3D format (PLY, OFF, OBJ, STL, glTF, GLB are read)");
     default: rc = decode_assimp(d, len, f, &lim, out); break;
     }

@@ -1,16 +1,17 @@
 /* 3D meshes from memory: PLY (ascii, binary LE/BE), OFF, OBJ, STL (ascii,
  * binary), glTF 2 / GLB (docs/modalities.md, "3D").
  *
- * PLY and OFF are read by small strict parsers here: both declare their
- * counts in a header, which is checked against the limits and against the
- * bytes actually present before anything is allocated, and both may hold
- * point clouds (vertices without faces), which assimp's importers reject or
- * mangle. OBJ, STL and glTF/GLB go through libassimp (triangulated, sorted by
- * primitive type, node transforms applied, sub-meshes concatenated), with an
- * I/O system that serves only the caller's buffer: a file that names another
- * file (an OBJ mtllib, a glTF buffer uri) cannot make the importer read the
- * local disk. Binary STL's triangle count is checked against the file size
- * before assimp sees it.
+ * PLY, OFF and STL are read by small strict parsers here: PLY, OFF and
+ * binary STL declare their counts in a header, which is checked against the
+ * limits and against the bytes actually present before anything is
+ * allocated; PLY and OFF may hold point clouds (vertices without faces),
+ * which assimp's importers reject or mangle, and assimp refuses an ASCII STL
+ * with an empty "solid" block. OBJ and glTF/GLB go through libassimp
+ * (triangulated, sorted by primitive type, node transforms applied,
+ * sub-meshes concatenated), with an I/O system that serves only the caller's
+ * buffer: a file that names another file (an OBJ mtllib, a glTF buffer uri)
+ * cannot make the importer read the local disk. Polygons are triangulated
+ * as fans by the own parsers, by assimp otherwise.
  *
  * A mesh is float32 vertices + uint32 triangles; nf == 0 is a point cloud. */
 #ifndef ODX_ENC_MESH_H

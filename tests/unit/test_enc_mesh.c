@@ -325,6 +325,10 @@ static void test_bad_files(void)
     odx_mesh_free(&m);
     glb_two_nodes(&b);
     expect(b.d, b.n - 10, NULL, ODX_EMEDIA, "GLB", "truncated GLB");
+    const char *stl_cut = "solid s\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\n";
+    expect(stl_cut, strlen(stl_cut), NULL, ODX_EMEDIA, "STL", "truncated ascii STL");
+    const char *stl_empty = "solid s\nendsolid s\n";
+    expect(stl_empty, strlen(stl_empty), NULL, ODX_EMEDIA, "STL", "ascii STL without facets");
 }
 
 /* Two triangles in z = 0 of areas 1 (x in [0, 2]) and 3 (x in [10, 13]). */
@@ -618,8 +622,12 @@ static void test_alloc_failure(void)
     glb_two_nodes(&glb);
     const char *off = "OFF\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2 3\n3 0 1 2\n";
     const char *obj = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf 1 2 3 4\n";
+    const char *stl = "solid s\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\n"
+                      "endloop\nendfacet\nfacet normal 0 0 1\nouter loop\nvertex 1 0 0\nvertex 1 1 0\nvertex 0 1 0\n"
+                      "endloop\nendfacet\nendsolid s\n";
     struct { const void *d; size_t n; const char *name; } in[] = {
-        {ply.d, ply.n, "PLY"}, {glb.d, glb.n, "GLB"}, {off, strlen(off), "OFF"}, {obj, strlen(obj), "OBJ"}};
+        {ply.d, ply.n, "PLY"}, {glb.d, glb.n, "GLB"}, {off, strlen(off), "OFF"}, {obj, strlen(obj), "OBJ"},
+        {stl, strlen(stl), "STL"}};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         int ok = 0, steps = 0;
         for (long nth = 1; nth < 200 && !ok; nth++) {
