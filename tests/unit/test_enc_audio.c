@@ -160,10 +160,11 @@ static void test_bad_input(void)
         if (cuts[i] >= 12) CHECK(strstr(odx_last_error(), "WAV") != NULL, "message names WAV: %s", odx_last_error());
     }
     /* other magics, cut short */
-    const char *mag[][2] = {{"fLaC\0\0\0\x22", "FLAC"}, {"OggS\0\x02\0\0\0\0\0\0\0\0", "Ogg"}, {"ID3\x04\0\0\0\0\0\x10", "MP3"}};
+    static const struct { unsigned char b[10]; const char *name; } mag[] = {
+        {"fLaC\0\0\0\x22", "FLAC"}, {"OggS\0\x02\0\0\0", "Ogg"}, {"ID3\x04\0\0\0\0\0", "MP3"}};
     for (int i = 0; i < 3; i++) {
-        int rc = odx_audio_decode(mag[i][0], 10, 0, 0, &p);
-        CHECK(rc == ODX_EMEDIA && strstr(odx_last_error(), mag[i][1]), "short %s -> %d: %s", mag[i][1], rc,
+        int rc = odx_audio_decode(mag[i].b, sizeof mag[i].b, 0, 0, &p);
+        CHECK(rc == ODX_EMEDIA && strstr(odx_last_error(), mag[i].name), "short %s -> %d: %s", mag[i].name, rc,
               odx_last_error());
     }
     free(b.p);
