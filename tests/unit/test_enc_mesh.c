@@ -653,6 +653,69 @@ static void test_alloc_failure(void)
     }
 }
 
+/* Deterministic mutation fuzzing of the own parsers (PLY ascii/binary, OFF,
+ * STL ascii/binary) and, lighter, the assimp path: every mutant either
+ * decodes to a valid mesh (indices in range, finite coordinates) or is
+ * refused with ODX_EMEDIA / ODX_ELIMIT. OMNIDEX_FUZZ_ITERS=k runs k times more. */
+static void test_fuzz(void)
+{
+    static buf seeds[7];
+    ply_pyramid(&seeds[0], 0);
+    ply_pyramid(&seeds[1], 1);
+    ply_pyramid(&seeds[2], 2);
+    const char *off = "OFF\n5 5 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n0.5 0.5 1\n4 0 1 2 3\n3 0 1 4\n3 1 2 4\n3 2 3 4\n3 3 0 4\n";
+    const char *stl = "solid s\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\n"
+                      "endloop\nendfacet\nendsolid s\n";
+    const char *obj = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf 1 2 3 4\nf 1 -1 2\n";
+    seeds[3].n = 0; puts_(&seeds[3], off);
+    seeds[4].n = 0; puts_(&seeds[4], stl);
+    seeds[5].n = 0; puts_(&seeds[5], obj);
+    glb_two_nodes(&seeds[6]);
+    long scale = 1;
+    const char *e = getenv("OMNIDEX_FUZZ_ITERS");
+    if (e && atol(e) > 0) scale = atol(e);
+    uint64_t r = 0x5eed;
+    static buf m;
+    long bad = 0, decoded = 0, refused = 0;
+    for (int si = 0; si < 7; si++) {
+        long iters = (si < 5 ? 1500 : 150) * scale;
+        for (long it = 0; it < iters; it++) {
+            memcpy(m.d, seeds[si].d, seeds[si].n);
+            m.n = seeds[si].n;
+            int muts = 1 + (int)(it % 4);
+            for (int k = 0; k < muts; k++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                size_t pos = (size_t)(r >> 33) % (m.n ? m.n : 1);
+                int op = (int)(r >> 20) % 5;
+                static const char pool[] = "0123456789-.e \n9x#";
+                if (op == 0 && m.n) m.d[pos] ^= (unsigned char)(1u << ((r >> 8) % 8));
+                else if (op == 1 && m.n) m.d[pos] = (unsigned char)pool[(r >> 12) % (sizeof pool - 1)];
+                else if (op == 2) m.n = pos;                              /* truncate */
+                else if (op == 3 && m.n + 4 < sizeof m.d) {               /* insert digits */
+                    memmove(m.d + pos + 4, m.d + pos, m.n - pos);
+                    memcpy(m.d + pos, "9999", 4);
+                    m.n += 4;
+                } else if (m.n) m.d[pos] = (unsigned char)(r >> 40);
+            }
+            odx_mesh mesh;
+            int rc = odx_mesh_decode(m.d, m.n, NULL, &mesh);
+            if (rc == 0) {
+                decoded++;
+                for (int64_t i = 0; i < mesh.nf * 3; i++) bad += mesh.f[i] >= (uint64_t)mesh.nv;
+                for (int64_t i = 0; i < mesh.nv * 3; i++) bad += !isfinite(mesh.v[i]);
+                odx_mesh_free(&mesh);
+            } else if (rc == ODX_EMEDIA || rc == ODX_ELIMIT) {
+                refused++;
+            } else {
+                bad++;
+                printf("# seed %d iteration %ld: rc %d (%s)\n", si, it, rc, odx_last_error());
+            }
+        }
+    }
+    CHECK(bad == 0, "%ld invalid outcomes", bad);
+    printf("# fuzz: %ld mutants decoded, %ld refused\n", decoded, refused);
+}
+
 int main(void)
 {
     RUN(test_ply);
@@ -663,5 +726,6 @@ int main(void)
     RUN(test_fps_knn);
     RUN(test_render);
     RUN(test_alloc_failure);
+    RUN(test_fuzz);
     TEST_EXIT();
 }
