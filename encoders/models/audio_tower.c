@@ -153,7 +153,9 @@ int odx_audio_tower_load(odx_st *st, const cJSON *audio_config, int proj_dim, od
     }
     if (rc) {
         odx_audio_tower_close(t);
-        return odx_error_wrap(rc, "audio tower");
+        /* The space decides a tower exists from its first tensor; any other
+         * tensor missing means a damaged checkpoint. */
+        return odx_error_wrap(rc == ODX_ENOTFOUND ? ODX_ECORRUPT : rc, "audio tower");
     }
     *out = t;
     return 0;

@@ -213,6 +213,36 @@ def check_tower(tmp, name, cfg, proj, waves, files, seed):
     return worst
 
 
+def check_broken_models(tmp, wave_path):
+    """Model directories that must be refused with a message naming the
+    tensor or key."""
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1,
+             "num_mel_bins": 32, "patch_stride": 16}
+    w = ref_audio.random_weights(small, 16, seed=3)
+    pos = "audio_model.embeddings.position_embedding.weight"
+    cases = [
+        ("position embedding for another grid", dict(w, **{pos: w[pos][:-1]}), small, pos),
+        ("no audio_projection.weight", {k: v for k, v in w.items() if k != "audio_projection.weight"}, small,
+         "audio_projection.weight"),
+        ("patch embedding with 3 channels", dict(w, **{"audio_model.embeddings.patch_embedding.weight":
+                                                     torch.zeros(32, 3, 16, 16)}), small, "patch_embedding"),
+        ("a layer missing", {k: v for k, v in w.items() if ".layers.0.mlp.fc2.weight" not in k}, small, "fc2"),
+        ("num_mel_bins 2", w, dict(small, num_mel_bins=2), "num_mel_bins"),
+        ("window 'kaiser'", w, dict(small, window="kaiser"), "window"),
+    ]
+    for name, weights, cfg, needle in cases:
+        d = os.path.join(tmp, "broken")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump({"projection_dim": 16, "audio_config": cfg}, f)
+        safetensors_io.save(weights, os.path.join(d, "model.safetensors"))
+        r = tool("embed", d, wave_path, check=False)
+        err = r.stderr.decode(errors="replace").strip()
+        code = "invalid argument" if "config" in err else "data corrupt"
+        report("broken model refused: %s" % name, r.returncode != 0 and needle in err and code in err, err)
+
+
 def check_truncated(tmp, media):
     for path, fmt in media:
         data = open(path, "rb").read()
@@ -273,6 +303,7 @@ def main():
         if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
             tw["imagebind"] = check_tower(tmp, "imagebind", {}, 1024, tower_waves[:2] + tower_waves[3:], files[:1],
                                           seed=2)
+        check_broken_models(tmp, sp16)
         check_truncated(tmp, [(sp16, "WAV"), (flac, "FLAC"), (mp3, "MP3"), (opus, "Ogg/Opus"),
                               (oga[0], "Ogg/Vorbis")])
         print("# measured: decode max abs vs ffmpeg %s" % {k: "%.3g" % v for k, v in dec.items()})
