@@ -8,6 +8,7 @@
  * crossings and a DFT scan), same amplitude, expected length. */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/alloc.h"
@@ -416,6 +417,55 @@ static void test_config_ranges(void)
           "3 clips: %lld %lld %lld", (long long)st[0], (long long)st[1], (long long)st[2]);
 }
 
+/* ---- one odx_fbank shared by threads (FFTW plans executed concurrently,
+ * fbanks created and closed concurrently: the planner lock) ------------- */
+
+typedef struct fb_job { const odx_fbank *fb; const float *w; int64_t n; float *out; int rc; } fb_job;
+
+static void *fb_thread(void *arg)
+{
+    fb_job *j = arg;
+    for (int r = 0; r < 20 && !j->rc; r++) {
+        odx_fbank_opts o;
+        odx_fbank_opts_default(&o);
+        o.frame_length_ms = 10 + r; /* a new plan size each round */
+        odx_fbank *own = NULL;
+        j->rc = odx_fbank_create(&o, &own);
+        odx_fbank_close(own);
+        if (!j->rc) j->rc = odx_fbank_compute(j->fb, j->w, j->n, j->out);
+    }
+    return NULL;
+}
+
+static void test_fbank_threads(void)
+{
+    int64_t n = 32000;
+    float *w = malloc(n * sizeof *w);
+    for (int64_t i = 0; i < n; i++) w[i] = (float)sin(i * 0.037) * (float)(i % 977) / 977.0f;
+    odx_fbank_opts o;
+    odx_fbank_opts_default(&o);
+    odx_fbank *fb;
+    REQUIRE_OK(odx_fbank_create(&o, &fb));
+    size_t sz = (size_t)o.num_mel_bins * o.target_length;
+    float *ref = malloc(sz * sizeof *ref);
+    REQUIRE_OK(odx_fbank_compute(fb, w, n, ref));
+    enum { T = 4 };
+    fb_job jobs[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        jobs[i] = (fb_job){fb, w, n, malloc(sz * sizeof(float)), 0};
+        pthread_create(&th[i], NULL, fb_thread, &jobs[i]);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].rc == 0 && !memcmp(jobs[i].out, ref, sz * sizeof *ref), "thread %d equals the serial result", i);
+        free(jobs[i].out);
+    }
+    odx_fbank_close(fb);
+    free(ref);
+    free(w);
+}
+
 /* ---- allocation failure at every point of decode + resample + fbank ----- */
 
 static void test_alloc_failures(void)
@@ -458,6 +508,7 @@ int main(void)
     RUN(test_limits);
     RUN(test_resample_sine);
     RUN(test_fbank_vs_direct_dft);
+    RUN(test_fbank_threads);
     RUN(test_config_ranges);
     RUN(test_alloc_failures);
     TEST_EXIT();
