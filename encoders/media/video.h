@@ -4,15 +4,15 @@
  * The image tower then embeds each frame (docs/modalities.md, "Video").
  *
  * Frame sampling (the contract): sample times t_i = (i + 0.5) * D / N,
- * i = 0..N-1, on the video stream's own clock from its first timestamp; the
- * frame kept for t_i is the first frame in presentation order whose
- * timestamp is >= t_i (the last frame when the stream ends first, provided
- * it is still on screen at t_i). A frame chosen for several t_i is returned
- * once, so n_frames <= N (a one-frame GIF gives one frame). When the
- * container declares no duration (streamed WebM), a demux-only pass over the
- * packets measures it first; a stream without timestamps is decoded
- * sequentially keeping up to N evenly spaced frames (frames 0, s, 2s, ...
- * with the stride s doubled whenever N would be exceeded).
+ * i = 0..N-1, on the video stream's own clock from its first timestamp
+ * (exactly: start + ceil((2i + 1) * D / 2N) in stream ticks); the frame kept
+ * for t_i is the first frame in presentation order whose timestamp is
+ * >= t_i (the last frame when the stream ends first, provided it is still on
+ * screen at t_i; otherwise the file is truncated: ODX_EMEDIA). A frame
+ * chosen for several t_i is returned once, so n_frames <= N (a one-frame GIF
+ * gives one frame). When the container declares no duration (streamed
+ * WebM), a demux-only pass over the packets measures it first (these
+ * containers always carry timestamps; none at all is ODX_EMEDIA).
  *
  * Display rotation (the MP4 display matrix, 90/180/270 degrees) is applied
  * to the frames, as the ffmpeg command line does by default.

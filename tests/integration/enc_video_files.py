@@ -18,7 +18,8 @@ Independent references:
   through aresample, 16 kHz): max |diff| <= 1e-5 and the same length.
 Broken inputs (truncated at 10/50/90%, zero bytes, garbage behind each magic,
 audio-only files, a clip declaring 10 hours, limits) must give a clean error
-(exit 1, a message), never a crash."""
+(exit 1, a message), never a crash; damaged copies of real files
+(OMNIDEX_VIDEO_MUTATIONS per file, default 40) a result or a clean error."""
 import json
 import os
 import shutil
@@ -270,6 +271,46 @@ def hostile():
            r.returncode == 0 and len(json.loads(r.stdout)["frames"]) == 4, r.stderr.decode(errors="replace"))
 
 
+def mutations(rounds=40):
+    """Deterministic byte-level damage to real files: every result is a
+    decode or a clean error within a time bound, never a crash or a hang."""
+    rng = np.random.default_rng(11)
+    for name, cmd in (("h264_aac.mp4", "audio"), ("vp8_vorbis.webm", "audio"), ("vp9_opus.webm", "audio"),
+                      ("h264_pcm.mov", "probe"), ("anim.gif", "probe"), ("h264_flac.mkv", "audio")):
+        data = bytearray(open(os.path.join(TMP, name), "rb").read())
+        bad, decoded, errors = [], 0, 0
+        for k in range(rounds):
+            m = bytearray(data)
+            kind = k % 3
+            if kind == 0:  # flip bytes
+                for _ in range(int(rng.integers(1, 20))):
+                    m[int(rng.integers(0, len(m)))] = int(rng.integers(0, 256))
+            elif kind == 1:  # cut a chunk out
+                a = int(rng.integers(0, len(m)))
+                del m[a:a + int(rng.integers(1, 4096))]
+            else:  # overwrite a run in the first 4 KiB (headers, sample tables)
+                a = int(rng.integers(0, min(4096, len(m))))
+                m[a:a + 16] = rng.integers(0, 256, 16, dtype=np.uint8).tobytes()
+            path = os.path.join(TMP, "mut_" + name)
+            with open(path, "wb") as f:
+                f.write(m)
+            args = [TOOL, "audio", path, RATE, path + ".f32"] if cmd == "audio" else [TOOL, "probe", path]
+            try:
+                r = run(args + ["--frames", "4"], timeout=60)
+            except subprocess.TimeoutExpired:
+                bad.append("round %d: timeout" % k)
+                continue
+            err = r.stderr.decode(errors="replace")
+            if r.returncode == 0:
+                decoded += 1
+            elif r.returncode == 1 and err.startswith("video-tool: "):
+                errors += 1
+            else:
+                bad.append("round %d: exit %d: %s" % (k, r.returncode, err[:300]))
+        report("%d damaged copies of %s: %d decoded, %d clean errors, %d crashes or hangs" %
+               (rounds, name, decoded, errors, len(bad)), not bad, "\n".join(bad[:5]))
+
+
 def main():
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         print("ok - skipped (no ffmpeg)")
@@ -293,6 +334,7 @@ def main():
     r = run([TOOL, "probe", os.path.join(TMP, "h264_bframes_faststart.mp4")])
     report("has_audio false without an audio stream", r.returncode == 0 and not json.loads(r.stdout)["has_audio"])
     hostile()
+    mutations(int(os.environ.get("OMNIDEX_VIDEO_MUTATIONS", "40")))
     # Allocation failure at every allocation of a decode (C unit test given a clip).
     if os.path.exists(UNIT):
         r = run([UNIT, os.path.join(TMP, "h264_aac.mp4")])
