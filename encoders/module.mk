@@ -18,7 +18,7 @@ TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
              tests/unit/test_enc_fuzz.c tests/unit/test_enc_model.c
 TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
                 tests/integration/enc_image_parity.py tests/integration/enc_space.py \
-                tests/integration/enc_hub.py
+                tests/integration/enc_hub.py tests/integration/enc_space_media.py
 LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 
 # enc-tool: a thin program over the encoder API used by the parity tests and

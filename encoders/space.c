@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,14 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "encoders/media/audio.h"
+#include "encoders/media/mesh.h"
+#include "encoders/media/render.h"
+#include "encoders/media/video.h"
+#include "encoders/models/audio_tower.h"
 #include "encoders/models/clip.h"
+#include "encoders/models/point_tower.h"
+#include "encoders/runtime/ops.h"
 
 #define SPACE_JSON_MAX (1u << 20)
 
@@ -18,7 +26,20 @@ struct odx_space {
     char name[129];
     int dim;
     int has[ODX_MODALITY_COUNT];
+    int listed[ODX_MODALITY_COUNT]; /* space.json's modalities (all when absent) */
     odx_clip *clip;
+    /* Towers beyond CLIP's two, over the same weights (docs/modalities.md).
+     * Their passes share one arena, serialised by lock. */
+    odx_audio_tower *audio;
+    odx_point_tower *point;
+    odx_arena arena;
+    pthread_mutex_t lock;
+    int lock_init;
+    /* video: frames sampled, weight of the soundtrack; mesh: rendered views */
+    int video_frames;
+    float video_audio_weight;
+    int mesh_views, mesh_size;
+    double audio_max_seconds, video_max_seconds;
 };
 
 int odx_models_dir(char *buf, size_t cap)
@@ -46,6 +67,10 @@ static int valid_name(const char *s)
 void odx_space_close(odx_space *s)
 {
     if (!s) return;
+    odx_audio_tower_close(s->audio);
+    odx_point_tower_close(s->point);
+    odx_arena_free(&s->arena);
+    if (s->lock_init) pthread_mutex_destroy(&s->lock);
     odx_clip_close(s->clip);
     odx_free(s);
 }
@@ -77,6 +102,42 @@ static const char *base_name(const char *dir, char *buf, size_t cap)
     return buf;
 }
 
+/* A number member of obj in [lo, hi], or def when absent. */
+static int opt_number(const cJSON *obj, const char *section, const char *key, double lo, double hi, double def,
+                      double *out)
+{
+    const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    if (!v) { *out = def; return 0; }
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return odx_error(ODX_EINVAL, "space.json: %s.%s must be a number in [%g, %g]", section, key, lo, hi);
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* "video": {"frames", "audio_weight", "max_seconds"}, "mesh": {"views",
+ * "size"}, "audio": {"max_seconds"} (docs/modalities.md). */
+static int parse_media_options(odx_space *s, const cJSON *root)
+{
+    const cJSON *video = cJSON_GetObjectItemCaseSensitive(root, "video");
+    const cJSON *mesh = cJSON_GetObjectItemCaseSensitive(root, "mesh");
+    const cJSON *audio = cJSON_GetObjectItemCaseSensitive(root, "audio");
+    if ((video && !cJSON_IsObject(video)) || (mesh && !cJSON_IsObject(mesh)) || (audio && !cJSON_IsObject(audio)))
+        return odx_error(ODX_EINVAL, "space.json: video, mesh and audio must be objects");
+    double v;
+    int rc;
+    if ((rc = opt_number(video, "video", "frames", 1, 256, 8, &v))) return rc;
+    s->video_frames = (int)v;
+    if ((rc = opt_number(video, "video", "audio_weight", 0, 1, 0, &v))) return rc;
+    s->video_audio_weight = (float)v;
+    if ((rc = opt_number(video, "video", "max_seconds", 1, 86400, 7200, &s->video_max_seconds))) return rc;
+    if ((rc = opt_number(audio, "audio", "max_seconds", 1, 86400, 600, &s->audio_max_seconds))) return rc;
+    if ((rc = opt_number(mesh, "mesh", "views", 1, 64, 6, &v))) return rc;
+    s->mesh_views = (int)v;
+    if ((rc = opt_number(mesh, "mesh", "size", 0, 1024, 0, &v))) return rc;
+    s->mesh_size = (int)v;
+    return 0;
+}
+
 /* Applies space.json on top of the defaults; model_dir receives the model path. */
 static int parse_space_json(odx_space *s, const char *dir, const char *json, size_t len, char *model_dir, size_t cap)
 {
@@ -103,14 +164,18 @@ static int parse_space_json(odx_space *s, const char *dir, const char *json, siz
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(root, "modalities");
     if (mods) {
         if (!cJSON_IsArray(mods)) { rc = odx_error(ODX_EINVAL, "space.json: modalities must be an array"); goto out; }
-        memset(s->has, 0, sizeof s->has);
+        memset(s->listed, 0, sizeof s->listed);
         for (const cJSON *m = mods->child; m; m = m->next) {
-            if (cJSON_IsString(m) && strcmp(m->valuestring, "text") == 0) s->has[ODX_MODALITY_TEXT] = 1;
-            else if (cJSON_IsString(m) && strcmp(m->valuestring, "image") == 0) s->has[ODX_MODALITY_IMAGE] = 1;
-            else { rc = odx_error(ODX_EUNSUPPORTED, "space.json: modality '%.32s' has no encoder in a clip space",
-                                  cJSON_IsString(m) ? m->valuestring : "?"); goto out; }
+            odx_modality md;
+            if (!cJSON_IsString(m) || odx_modality_parse(m->valuestring, &md) || md == ODX_MODALITY_VECTOR) {
+                rc = odx_error(ODX_EUNSUPPORTED, "space.json: unknown modality '%.32s' (text, image, audio, video, 3d)",
+                               cJSON_IsString(m) ? m->valuestring : "?");
+                goto out;
+            }
+            s->listed[md] = 1;
         }
     }
+    if ((rc = parse_media_options(s, root))) goto out;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *rel = cJSON_IsString(model) ? model->valuestring : ".";
     if (model && !cJSON_IsString(model)) { rc = odx_error(ODX_EINVAL, "space.json: model must be a path"); goto out; }
@@ -132,13 +197,44 @@ out:
     return rc;
 }
 
+/* The audio and point towers named by config.json (audio_config,
+ * point_config) whose first weight is in the checkpoint. */
+static int open_extra_towers(odx_space *s, const char *model_dir)
+{
+    char path[4200], *json = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    int rc = read_small(path, &json, &len);
+    if (rc) return rc == ODX_ENOTFOUND ? 0 : rc;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    odx_free(json);
+    if (!root) return odx_error(ODX_ECORRUPT, "config.json is not JSON");
+    odx_st *st = odx_clip_weights(s->clip);
+    int proj = odx_clip_dim(s->clip);
+    const cJSON *ac = cJSON_GetObjectItemCaseSensitive(root, "audio_config");
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(root, "point_config");
+    if (cJSON_IsObject(ac) && odx_st_find(st, "audio_model.embeddings.patch_embedding.weight"))
+        rc = odx_audio_tower_load(st, ac, proj, &s->audio);
+    if (!rc && cJSON_IsObject(pc) && odx_st_find(st, "point_model.group_encoder.first.0.weight"))
+        rc = odx_point_tower_load(st, pc, proj, &s->point);
+    cJSON_Delete(root);
+    return rc;
+}
+
 int odx_space_open(const char *dir, odx_space **out)
 {
     odx_space *s = odx_calloc(1, sizeof *s);
     if (!s) return odx_error(ODX_ENOMEM, "out of memory");
     char path[4096], model_dir[4096];
     base_name(dir, s->name, sizeof s->name);
-    s->has[ODX_MODALITY_TEXT] = s->has[ODX_MODALITY_IMAGE] = 1;
+    for (int m = 1; m < ODX_MODALITY_COUNT; m++) s->listed[m] = 1;
+    s->video_frames = 8;
+    s->video_max_seconds = 7200;
+    s->audio_max_seconds = 600;
+    s->mesh_views = 6;
+    odx_arena_init(&s->arena);
+    pthread_mutex_init(&s->lock, NULL);
+    s->lock_init = 1;
     s->dim = -1;
     snprintf(model_dir, sizeof model_dir, "%s", dir);
     int n = snprintf(path, sizeof path, "%s/space.json", dir), rc;
@@ -166,9 +262,17 @@ int odx_space_open(const char *dir, odx_space **out)
         odx_space_close(s);
         return rc;
     }
-    int want_text = s->has[ODX_MODALITY_TEXT], want_image = s->has[ODX_MODALITY_IMAGE];
-    s->has[ODX_MODALITY_TEXT] = want_text && odx_clip_has_text(s->clip);
-    s->has[ODX_MODALITY_IMAGE] = want_image && odx_clip_has_vision(s->clip);
+    if ((rc = open_extra_towers(s, model_dir))) {
+        rc = odx_error_wrap(rc, "space %s", s->name);
+        odx_space_close(s);
+        return rc;
+    }
+    int vision = odx_clip_has_vision(s->clip);
+    s->has[ODX_MODALITY_TEXT] = s->listed[ODX_MODALITY_TEXT] && odx_clip_has_text(s->clip);
+    s->has[ODX_MODALITY_IMAGE] = s->listed[ODX_MODALITY_IMAGE] && vision;
+    s->has[ODX_MODALITY_AUDIO] = s->listed[ODX_MODALITY_AUDIO] && s->audio;
+    s->has[ODX_MODALITY_VIDEO] = s->listed[ODX_MODALITY_VIDEO] && vision;
+    s->has[ODX_MODALITY_MESH] = s->listed[ODX_MODALITY_MESH] && (s->point || vision);
     if (s->dim >= 0 && s->dim != odx_clip_dim(s->clip)) {
         rc = odx_error(ODX_ECORRUPT, "space %s: space.json says dim %d but the model projects to %d",
                        s->name, s->dim, odx_clip_dim(s->clip));
@@ -198,6 +302,90 @@ int odx_space_supports(const odx_space *s, odx_modality m)
     return (int)m >= 0 && (int)m < ODX_MODALITY_COUNT && s->has[m];
 }
 
+/* The mean of n unit rows, normalised, into out. */
+static void mean_pool(const float *rows, int n, int dim, float *out)
+{
+    memset(out, 0, (size_t)dim * sizeof *out);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < dim; j++) out[j] += rows[(size_t)i * dim + j];
+    odx_op_l2norm_rows(out, 1, dim);
+}
+
+static int embed_audio(odx_space *s, const void *data, size_t len, float *out)
+{
+    odx_pcm pcm = {0};
+    int rate = odx_audio_tower_config(s->audio)->fbank.sample_rate;
+    int rc = odx_audio_decode(data, len, rate, s->audio_max_seconds, &pcm);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->lock);
+    rc = odx_audio_tower_embed_pcm(s->audio, &s->arena, pcm.samples, pcm.n, out);
+    odx_arena_reset(&s->arena);
+    pthread_mutex_unlock(&s->lock);
+    odx_pcm_free(&pcm);
+    return rc;
+}
+
+/* Frames through the image tower, mean-pooled; the soundtrack fused by
+ * audio_weight when the space hears and the file has sound. */
+static int embed_video(odx_space *s, const void *data, size_t len, float *out)
+{
+    odx_video_opts o = {0};
+    o.frames = s->video_frames;
+    o.max_seconds = s->video_max_seconds;
+    int fuse = s->audio && s->has[ODX_MODALITY_AUDIO] && s->video_audio_weight > 0;
+    if (fuse) o.audio_rate = odx_audio_tower_config(s->audio)->fbank.sample_rate;
+    odx_video v = {0};
+    int rc = odx_video_decode(data, len, &o, &v);
+    if (rc) return rc;
+    float *rows = odx_malloc((size_t)(v.n_frames + 1) * s->dim * sizeof *rows);
+    if (!rows) rc = odx_error(ODX_ENOMEM, "out of memory");
+    else if (v.n_frames <= 0) rc = odx_error(ODX_EMEDIA, "video: no frame could be decoded");
+    if (!rc) rc = odx_clip_embed_images(s->clip, v.frames, v.n_frames, rows);
+    if (!rc) {
+        mean_pool(rows, v.n_frames, s->dim, out);
+        if (fuse && v.has_audio && v.audio_n > 0) {
+            float *a = rows + (size_t)v.n_frames * s->dim, w = s->video_audio_weight;
+            pthread_mutex_lock(&s->lock);
+            rc = odx_audio_tower_embed_pcm(s->audio, &s->arena, v.audio, v.audio_n, a);
+            odx_arena_reset(&s->arena);
+            pthread_mutex_unlock(&s->lock);
+            for (int j = 0; !rc && j < s->dim; j++) out[j] = (1 - w) * out[j] + w * a[j];
+            if (!rc) odx_op_l2norm_rows(out, 1, s->dim);
+        }
+    }
+    odx_free(rows);
+    odx_video_free(&v);
+    return rc;
+}
+
+/* A point tower when the space has one; otherwise depth views of the mesh
+ * through the image tower, mean-pooled. */
+static int embed_mesh(odx_space *s, const void *data, size_t len, float *out)
+{
+    odx_mesh mesh = {0};
+    int rc = odx_mesh_decode(data, len, NULL, &mesh);
+    if (rc) return rc;
+    if (s->point) {
+        pthread_mutex_lock(&s->lock);
+        rc = odx_point_tower_embed_mesh(s->point, &s->arena, &mesh, out);
+        odx_arena_reset(&s->arena);
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        int size = s->mesh_size > 0 ? s->mesh_size : odx_clip_get_config(s->clip)->vision.image_size;
+        odx_image *views = odx_calloc((size_t)s->mesh_views, sizeof *views);
+        float *rows = odx_malloc((size_t)s->mesh_views * s->dim * sizeof *rows);
+        if (!views || !rows) rc = odx_error(ODX_ENOMEM, "out of memory");
+        if (!rc) rc = odx_render_depth_views(&mesh, s->mesh_views, size, views);
+        if (!rc) rc = odx_clip_embed_images(s->clip, views, s->mesh_views, rows);
+        if (!rc) mean_pool(rows, s->mesh_views, s->dim, out);
+        for (int i = 0; views && i < s->mesh_views; i++) odx_image_free(&views[i]);
+        odx_free(views);
+        odx_free(rows);
+    }
+    odx_mesh_free(&mesh);
+    return rc;
+}
+
 int odx_space_embed(odx_space *s, odx_modality m, const void *const *data, const size_t *len, int n,
                     float *out)
 {
@@ -205,6 +393,17 @@ int odx_space_embed(odx_space *s, odx_modality m, const void *const *data, const
         return odx_error(ODX_EPRECOND, "space %s has no %s encoder", s->name,
                          odx_modality_name(m) ? odx_modality_name(m) : "such");
     if (m == ODX_MODALITY_IMAGE) return odx_clip_embed_image_bytes(s->clip, data, len, n, out);
+    if (m == ODX_MODALITY_AUDIO || m == ODX_MODALITY_VIDEO || m == ODX_MODALITY_MESH) {
+        int rc = 0;
+        for (int i = 0; i < n && !rc; i++) {
+            float *o = out + (size_t)i * s->dim;
+            rc = m == ODX_MODALITY_AUDIO ? embed_audio(s, data[i], len[i], o)
+               : m == ODX_MODALITY_VIDEO ? embed_video(s, data[i], len[i], o)
+                                         : embed_mesh(s, data[i], len[i], o);
+            if (rc && n > 1) rc = odx_error_wrap(rc, "%s %d", odx_modality_name(m), i);
+        }
+        return rc;
+    }
     /* Text: copy into NUL-terminated strings for the tokenizer. */
     char **t = odx_calloc(n > 0 ? (size_t)n : 1, sizeof *t);
     int rc = t ? 0 : odx_error(ODX_ENOMEM, "out of memory");

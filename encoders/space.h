@@ -1,14 +1,21 @@
 /* A space: one aligned embedding space and the encoders that map each
- * modality into it. On disk a space is a directory holding a model (today: a
- * Hugging Face CLIP directory) and, optionally, space.json:
+ * modality into it. On disk a space is a directory holding a model (a
+ * Hugging Face CLIP directory, optionally with audio_config/point_config
+ * towers, docs/modalities.md) and, optionally, space.json:
  *
- *   {"format": 1, "name": "clip-vit-b32", "family": "clip",
- *    "dim": 512, "metric": "cosine",
- *    "modalities": ["text", "image"],
- *    "model": "."}                       (model directory, relative to space.json)
+ *   {"format": 1, "name": "omni-tiny", "family": "clip",
+ *    "dim": 128, "metric": "cosine",
+ *    "modalities": ["text", "image", "audio", "video", "3d"],
+ *    "model": ".",                       (model directory, relative to space.json)
+ *    "video": {"frames": 8, "audio_weight": 0.0, "max_seconds": 7200},
+ *    "audio": {"max_seconds": 600},
+ *    "mesh": {"views": 6, "size": 0}}
  *
- * Without space.json a directory holding config.json is opened as a CLIP
- * space named after the directory, with every tower its weights contain.
+ * Without space.json a directory holding config.json is opened as a space
+ * named after the directory, with every tower its weights contain. Video
+ * goes through the image tower (frames mean-pooled, soundtrack fused by
+ * audio_weight); 3D through the point tower, or where there is none, depth
+ * views rendered in software through the image tower.
  * Spaces are looked up by name under the models directory:
  * $OMNIDEX_MODELS, else $HOME/.omnidex/models.
  *
@@ -40,7 +47,7 @@ int odx_space_dim(const odx_space *s);
 int odx_space_supports(const odx_space *s, odx_modality m);
 
 /* Embeds n payloads of one modality: UTF-8 text (len bytes, no NUL needed)
- * or encoded image bytes. out: n * dim floats. ODX_EPRECOND when the space
+ * or encoded media bytes (image, audio, video or mesh files). out: n * dim floats. ODX_EPRECOND when the space
  * has no encoder for m; ODX_EMEDIA / ODX_ELIMIT / ODX_EINVAL for bad input. */
 int odx_space_embed(odx_space *s, odx_modality m, const void *const *data, const size_t *len,
                     int n, float *out);

@@ -116,24 +116,25 @@ def wav(seconds=0.2, rate=8000, declared=None):
 
 def av_mesh():
     w = wav()
-    save("media", "refuse_wav_ok.wav", w)  # a valid WAV: the space has no audio tower
+    save("media", "any_wav_ok.wav", w)  # a valid WAV: embedded where the space hears
     for cut in (10, 30, 44, len(w) // 2):
         save("media", "refuse_wav_cut%d.wav" % cut, w[:cut])
     save("media", "refuse_wav_bomb_duration.wav", wav(0.01, declared=0xfffffff0))
     save("media", "refuse_wav_zero_rate.wav", w[:24] + b"\0\0\0\0" + w[28:])
     for i in range(3):
-        save("media", "refuse_wav_flip%d.wav" % i, flip(w, 6, start=12))
+        save("media", "any_wav_flip%d.wav" % i, flip(w, 6, start=12))
     mp3_frame = b"\xff\xfb\x90\x64" + bytes((i * 31) % 256 for i in range(413))
     mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x0a" + b"\0" * 10 + mp3_frame * 4
-    save("media", "refuse_mp3_ok.mp3", mp3)
+    save("media", "any_mp3_ok.mp3", mp3)
     for cut in (3, 12, 30, 500):
-        save("media", "refuse_mp3_cut%d.mp3" % cut, mp3[:cut] if cut > 3 else b"ID3")
+        # cut after whole frames, an MP3 still decodes (as players do)
+        save("media", ("any" if cut >= 500 else "refuse") + "_mp3_cut%d.mp3" % cut, mp3[:cut] if cut > 3 else b"ID3")
     save("media", "refuse_mp3_id3_huge.mp3", b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + b"\0" * 20)
-    save("media", "refuse_mp3_bare_frames.mp3", mp3_frame * 3)
+    save("media", "any_mp3_bare_frames.mp3", mp3_frame * 3)
     streaminfo = struct.pack(">HH", 4096, 4096) + b"\0\0\0\0\0\0" + bytes([0x0a, 0xc4, 0x40, 0xf0]) + \
         b"\xff\xff\xff\xff" + b"\0" * 16
     flac = b"fLaC" + b"\x80" + (len(streaminfo)).to_bytes(3, "big") + streaminfo + b"\xff\xf8\x69\x08" + b"\0" * 64
-    save("media", "refuse_flac_ok.flac", flac)
+    save("media", "any_flac_ok.flac", flac)
     for cut in (4, 8, 20, 42):
         save("media", "refuse_flac_cut%d.flac" % cut, flac[:cut])
     save("media", "refuse_flac_bomb_samples.flac", flac[:8 + 14] + b"\xff\xff\xff\xff" + flac[26:])
@@ -155,7 +156,7 @@ def av_mesh():
     save("media", "refuse_webm_len_huge.webm", ebml[:4] + b"\x01\xff\xff\xff\xff\xff\xff\xfe" + b"\0" * 30)
     ply = "ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n" \
           "element face 2\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n3 0 2 3\n"
-    save("media", "refuse_ply_ok.ply", ply)
+    save("media", "any_ply_ok.ply", ply)
     save("media", "refuse_ply_cut.ply", ply[:60])
     save("media", "refuse_ply_bomb_vertices.ply", ply.replace("element vertex 4", "element vertex 4000000000"))
     save("media", "refuse_ply_bad_index.ply", ply.replace("3 0 2 3", "3 0 2 99999"))
@@ -173,7 +174,7 @@ def av_mesh():
     save("media", "any_stl_ascii_cut.stl", stl_ascii[:40])
     tri = struct.pack("<12fH", 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0)
     stl = b"\0" * 80 + struct.pack("<I", 2) + tri * 2
-    save("media", "refuse_stl_binary_ok.stl", stl)
+    save("media", "any_stl_binary_ok.stl", stl)
     save("media", "refuse_stl_binary_bomb.stl", b"\0" * 80 + struct.pack("<I", 0xffffffff) + tri)
     save("media", "refuse_stl_binary_cut.stl", stl[:90])
     save("media", "refuse_empty.bin", b"")

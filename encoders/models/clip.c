@@ -225,6 +225,7 @@ const odx_clip_config *odx_clip_get_config(const odx_clip *m) { return &m->cfg; 
 int odx_clip_dim(const odx_clip *m) { return m->cfg.proj_dim; }
 int odx_clip_has_text(const odx_clip *m) { return m->has_text; }
 int odx_clip_has_vision(const odx_clip *m) { return m->has_vision; }
+odx_st *odx_clip_weights(const odx_clip *m) { return m->st; }
 
 /* Pooled rows -> layer norm -> projection -> L2 norm, into out[n, dim]. */
 static int project(odx_clip *m, const float *pooled, int n, int hidden, const float *g,
@@ -373,6 +374,21 @@ int odx_clip_embed_image_bytes(odx_clip *m, const void *const *data, const size_
         rc = odx_error_wrap(rc, "image %d", i);
     }
     odx_free(rcs);
+    if (!rc) rc = odx_clip_embed_pixels(m, px, n, out);
+    odx_free(px);
+    return rc;
+}
+
+int odx_clip_embed_images(odx_clip *m, const odx_image *imgs, int n, float *out)
+{
+    if (!m->has_vision) return odx_error(ODX_EPRECOND, "this model has no image tower");
+    if (m->cfg.vision.channels != 3) return odx_error(ODX_EUNSUPPORTED, "images need a 3-channel model");
+    if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
+    size_t per = (size_t)m->cfg.vision.channels * m->pre.crop_h * m->pre.crop_w;
+    float *px = odx_malloc((size_t)n * per * sizeof(float));
+    if (!px) return odx_error(ODX_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = odx_clip_preprocess(&m->pre, &imgs[i], px + (size_t)i * per);
     if (!rc) rc = odx_clip_embed_pixels(m, px, n, out);
     odx_free(px);
     return rc;

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoders/media/image.h"
 #include "encoders/models/clip_config.h"
+#include "encoders/runtime/safetensors.h"
 
 typedef struct odx_clip odx_clip;
 
@@ -24,6 +26,10 @@ const odx_clip_config *odx_clip_get_config(const odx_clip *m);
 int odx_clip_dim(const odx_clip *m);
 int odx_clip_has_text(const odx_clip *m);
 int odx_clip_has_vision(const odx_clip *m);
+/* The model's weights (every tensor of the checkpoint, shards merged), for
+ * towers of the same space that live outside odx_clip (audio, 3D). Owned by
+ * the model. */
+odx_st *odx_clip_weights(const odx_clip *m);
 
 /* Text tower on token ids: n sequences, sequence i is ids[off[i]..off[i+1]).
  * Pooling follows HF: the first eos_token_id position (or, for configs with
@@ -44,5 +50,9 @@ int odx_clip_embed_texts(odx_clip *m, const char *const *texts, int n, float *ou
  * over the pixel limit. */
 int odx_clip_embed_image_bytes(odx_clip *m, const void *const *data, const size_t *len, int n,
                                float *out);
+
+/* Decoded RGB images (video frames, rendered views) through the model's
+ * preprocessing and image tower. */
+int odx_clip_embed_images(odx_clip *m, const odx_image *imgs, int n, float *out);
 
 #endif

@@ -20,33 +20,10 @@ import torch
 from PIL import Image, ImageOps
 from skimage import data as skdata
 
-from enc_common import report, tool, finish
+from enc_common import report, tool, finish, hf_preprocess
 import ref_clip
 
 TOL = 1e-5
-MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
-STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
-
-
-def hf_preprocess(path, edge=224, crop=224):
-    """CLIPImageProcessor's steps, written out (transformers is not in Debian)."""
-    im = ImageOps.exif_transpose(Image.open(path))
-    im = im.convert("RGB")
-    w, h = im.size
-    short, long = (w, h) if w <= h else (h, w)
-    nl = int(edge * long / short)
-    size = (edge, nl) if w <= h else (nl, edge)
-    if size != im.size:
-        im = im.resize(size, resample=Image.BICUBIC)
-    a = np.array(im)
-    hh, ww = a.shape[:2]
-    top, left = (hh - crop) // 2, (ww - crop) // 2
-    a = a[top:top + crop, left:left + crop]
-    f = (a.astype(np.float64) * (1 / 255)).astype(np.float32)
-    f = (f - MEAN) / STD
-    return f.transpose(2, 0, 1)
-
-
 def samples(tmp):
     """(name, path) of real photos in many encodings."""
     out = []

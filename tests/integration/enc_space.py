@@ -78,7 +78,7 @@ def main():
         r = embed(d, "--text", text)
         report("space.json text-only: text still embeds", json.loads(r.stdout)["dim"] == 24)
         for bad, needle in (({"format": 2}, "format 2"), ({"dim": 512}, "dim 512"),
-                            ({"family": "imagebind"}, "family"), ({"modalities": ["audio"]}, "audio"),
+                            ({"family": "imagebind"}, "family"), ({"modalities": ["smell"]}, "smell"),
                             ({"model": "missing"}, "config.json")):
             sj = {"format": 1, "family": "clip", "model": "."}
             sj.update(bad)

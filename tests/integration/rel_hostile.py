@@ -28,7 +28,7 @@ d = tmpdir("omnidex-hostile-")
 models = os.path.join(d, "models")
 os.environ["OMNIDEX_MODELS"] = models
 from tiny_space import make_tiny_space  # noqa: E402
-space_dir, cfg, _, tok = make_tiny_space(models)
+space_dir, cfg, _, tok = make_tiny_space(models, towers=True)  # every media decoder is reached
 DIM = cfg["projection_dim"]
 # One space per malformed safetensors file: a copy of the working one.
 st_files = sorted(os.listdir(os.path.join(BAD, "safetensors")))

@@ -62,7 +62,8 @@ def run(srv, cfg, w, tok, dim):
 
     r = st.ListModels(pb.ListModelsRequest(), timeout=30)
     ok([m.space for m in r.models] == ["tiny-clip"] and r.models[0].dim == dim and
-       list(r.models[0].modalities) == [pb.MODALITY_TEXT, pb.MODALITY_IMAGE], "ListModels: tiny-clip, dim, text+image", r)
+       list(r.models[0].modalities) == [pb.MODALITY_TEXT, pb.MODALITY_IMAGE, pb.MODALITY_VIDEO, pb.MODALITY_MESH],
+       "ListModels: tiny-clip, dim, text+image (+ video and 3D through the image tower)", r)
 
     text = "a photo of a cat"
     r = st.Embed(pb.EmbedRequest(space="tiny-clip", text=text), timeout=60)
