@@ -52,7 +52,7 @@ $(B)/$(RPC_GEN)/%.o: CFLAGS += -w
 
 # Tests and the e2e benchmark are added below as they land.
 TEST_SCRIPTS += tests/integration/rpc_python.py tests/integration/rpc_node.sh
-TEST_SCRIPTS += tests/integration/rpc_buf.sh
+TEST_SCRIPTS += tests/integration/rpc_buf.sh tests/integration/rpc_media.py
 TEST_SCRIPTS += tests/integration/rpc_robust.py tests/integration/rpc_concurrency.py
 TEST_SCRIPTS += tests/integration/rpc_tls.py
 
