@@ -417,14 +417,14 @@ def write_ply(path, v, f, binary=False):
             rec["i"] = f
             out.write(rec.tobytes())
         else:
-            out.write("".join("%.7g %.7g %.7g\n" % tuple(p) for p in v).encode("ascii"))
+            out.write("".join("%.9g %.9g %.9g\n" % tuple(p) for p in v).encode("ascii"))
             out.write("".join("3 %d %d %d\n" % tuple(t) for t in f).encode("ascii"))
 
 
 def write_obj(path, v, f):
     with open(path, "w") as out:
         out.write("# omni-tiny generated shape\n")
-        out.write("".join("v %.7g %.7g %.7g\n" % tuple(p) for p in np.asarray(v, np.float32)))
+        out.write("".join("v %.9g %.9g %.9g\n" % tuple(p) for p in np.asarray(v, np.float32)))
         out.write("".join("f %d %d %d\n" % (a + 1, b + 1, c + 1) for a, b, c in f))
 
 
@@ -454,3 +454,26 @@ def write_mesh(path, v, f):
         write_ply(path, v, f, binary=False)
     else:
         raise ValueError(path)
+
+
+# ---------------------------------------------------------------- video
+
+def video_frames(img28, seed, n=20, size=112):
+    """A still 28 x 28 image in motion: upscaled (bicubic) to 128, then per
+    frame a window of 112..128 pixels that slowly zooms in or out and pans,
+    resized to size x size. Returns n uint8 [size, size] frames."""
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    big = Image.fromarray(np.asarray(img28, np.uint8)).resize((128, 128), Image.BICUBIC)
+    w0, w1 = (128.0, 112.0) if rng.random() < 0.5 else (112.0, 128.0)
+    c0 = 64 + rng.uniform(-6, 6, 2)
+    c1 = 64 + rng.uniform(-6, 6, 2)
+    out = []
+    for k in range(n):
+        t = k / max(1, n - 1)
+        win = w0 + (w1 - w0) * t
+        cx, cy = c0 + (c1 - c0) * t
+        half = win / 2
+        box = (max(0.0, cx - half), max(0.0, cy - half), min(128.0, cx + half), min(128.0, cy + half))
+        out.append(np.asarray(big.resize((size, size), Image.BICUBIC, box=box)))
+    return out
