@@ -10,6 +10,7 @@
 #include "encoders/media/audio.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <string.h>
@@ -21,11 +22,12 @@
 
 typedef enum fmt {
     FMT_UNKNOWN = 0, FMT_WAV, FMT_RIFF, FMT_FLAC, FMT_OGG, FMT_OGG_VORBIS, FMT_OGG_OPUS,
-    FMT_OGG_FLAC, FMT_MP3, FMT_AIFF
+    FMT_OGG_FLAC, FMT_MP3, FMT_AIFF, FMT_AU, FMT_CAF, FMT_RF64, FMT_W64
 } fmt;
 
 static const char *const FMT_NAME[] = {
-    "unknown", "WAV", "RIFF", "FLAC", "Ogg", "Ogg/Vorbis", "Ogg/Opus", "Ogg/FLAC", "MP3", "AIFF"
+    "unknown", "WAV", "RIFF", "FLAC", "Ogg", "Ogg/Vorbis", "Ogg/Opus", "Ogg/FLAC", "MP3", "AIFF", "AU", "CAF",
+    "RF64", "W64"
 };
 
 static uint32_t le32(const unsigned char *p)
@@ -63,6 +65,38 @@ static int mp3_has_length_header(const unsigned char *p, size_t len)
     return 0;
 }
 
+/* Length in bytes of the MPEG audio frame whose header is at p (ISO
+ * 11172-3 / 13818-3 bitrate and sample-rate tables), 0 when it cannot be
+ * told (free-format bitrate). p must pass mpeg_frame_sync. */
+static size_t mpeg_frame_len(const unsigned char *p)
+{
+    static const short kbps[5][15] = {
+        {0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448}, /* MPEG-1 layer I */
+        {0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384},    /* MPEG-1 layer II */
+        {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320},     /* MPEG-1 layer III */
+        {0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256},    /* MPEG-2/2.5 layer I */
+        {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160},         /* MPEG-2/2.5 layers II, III */
+    };
+    static const int hz[3] = {44100, 48000, 32000};
+    int version = (p[1] >> 3) & 3, layer = 4 - ((p[1] >> 1) & 3), pad = (p[2] >> 1) & 1;
+    int mpeg1 = version == 3;
+    int rate = hz[(p[2] >> 2) & 3] >> (mpeg1 ? 0 : version == 2 ? 1 : 2);
+    int br = kbps[mpeg1 ? layer - 1 : layer == 1 ? 3 : 4][p[2] >> 4] * 1000;
+    if (br == 0) return 0;
+    if (layer == 1) return (size_t)(12 * br / rate + pad) * 4;
+    if (layer == 3 && !mpeg1) return (size_t)(72 * br / rate + pad);
+    return (size_t)(144 * br / rate + pad);
+}
+
+/* An MP3 without an ID3 tag must start with two consecutive frame headers
+ * (one alone is too easy for other data to contain). */
+static int mpeg_stream_start(const unsigned char *p, size_t len)
+{
+    if (!mpeg_frame_sync(p, len)) return 0;
+    size_t fl = mpeg_frame_len(p);
+    return fl >= 4 && fl < len && mpeg_frame_sync(p + fl, len - fl);
+}
+
 static fmt sniff(const unsigned char *p, size_t len)
 {
     if (len >= 12 && !memcmp(p, "RIFF", 4)) return memcmp(p + 8, "WAVE", 4) ? FMT_RIFF : FMT_WAV;
@@ -78,8 +112,12 @@ static fmt sniff(const unsigned char *p, size_t len)
         if (body + 5 <= len && !memcmp(p + body, "\x7f" "FLAC", 5)) return FMT_OGG_FLAC;
         return FMT_OGG;
     }
+    if (len >= 4 && !memcmp(p, ".snd", 4)) return FMT_AU;
+    if (len >= 4 && !memcmp(p, "caff", 4)) return FMT_CAF;
+    if (len >= 4 && !memcmp(p, "RF64", 4)) return FMT_RF64;
+    if (len >= 16 && !memcmp(p, "riff\x2e\x91\xcf\x11", 8)) return FMT_W64;
     if (len >= 3 && !memcmp(p, "ID3", 3)) return FMT_MP3;
-    if (mpeg_frame_sync(p, len)) return FMT_MP3;
+    if (mpeg_stream_start(p, len)) return FMT_MP3;
     return FMT_UNKNOWN;
 }
 
@@ -121,12 +159,43 @@ static int check_wav(const unsigned char *p, size_t len, double max_seconds)
     return odx_error(ODX_EMEDIA, "audio: truncated or corrupt WAV: no data chunk");
 }
 
-/* Ogg: every page must be whole and the last one must carry the
- * end-of-stream flag; a file cut anywhere fails one of the two. */
+/* Ogg's page checksum (RFC 3533): CRC-32, polynomial 0x04c11db7, MSB
+ * first, initial value 0, no final xor, over the page with its CRC field
+ * taken as zero. */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t r = i << 24;
+        for (int k = 0; k < 8; k++) r = r & 0x80000000u ? (r << 1) ^ 0x04c11db7u : r << 1;
+        crc_table[i] = r;
+    }
+}
+
+static uint32_t ogg_crc(const unsigned char *p, size_t n)
+{
+    pthread_once(&crc_once, crc_init);
+    const uint32_t *table = crc_table;
+    uint32_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = i >= 22 && i < 26 ? 0 : p[i];
+        crc = (crc << 8) ^ table[((crc >> 24) ^ b) & 0xff];
+    }
+    return crc;
+}
+
+/* Ogg: every page must be whole, pass its CRC, follow the previous page of
+ * its stream in sequence, and the last one must carry the end-of-stream
+ * flag. A file cut or damaged anywhere fails one of these; libogg itself
+ * would silently skip such pages and libsndfile return less audio. */
 static int check_ogg(const unsigned char *p, size_t len, const char *name)
 {
     size_t off = 0;
     int last_flags = 0;
+    uint32_t serial[8], seq[8];
+    int streams = 0;
     while (off < len) {
         if (len - off < 27 || memcmp(p + off, "OggS", 4))
             return odx_error(ODX_EMEDIA, "audio: truncated or corrupt %s: bad page at byte %zu", name, off);
@@ -136,6 +205,16 @@ static int check_ogg(const unsigned char *p, size_t len, const char *name)
         for (size_t i = 0; i < nseg; i++) size += p[off + 27 + i];
         if (len - off < size)
             return odx_error(ODX_EMEDIA, "audio: truncated %s: page at byte %zu is cut", name, off);
+        if (ogg_crc(p + off, size) != le32(p + off + 22))
+            return odx_error(ODX_EMEDIA, "audio: corrupt %s: page at byte %zu fails its CRC", name, off);
+        uint32_t ser = le32(p + off + 14), sq = le32(p + off + 18);
+        int s = 0;
+        while (s < streams && serial[s] != ser) s++;
+        if (s < streams && sq != seq[s] + 1)
+            return odx_error(ODX_EMEDIA, "audio: truncated or corrupt %s: page %u of stream %u follows page %u",
+                             name, (unsigned)sq, (unsigned)ser, (unsigned)seq[s]);
+        if (s == streams && streams < 8) serial[streams++] = ser;
+        if (s < 8) seq[s] = sq;
         last_flags = p[off + 5];
         off += size;
     }
@@ -196,6 +275,11 @@ int odx_audio_decode(const void *data, size_t len, int target_rate, double max_s
     if (f == FMT_WAV) rc = check_wav(p, len, max_seconds);
     else if (f >= FMT_OGG && f <= FMT_OGG_FLAC) rc = check_ogg(p, len, name);
     if (rc) return rc;
+    /* Only containers with a header are handed to libsndfile: given
+     * anything else it scans for MPEG frame syncs, which random bytes
+     * contain, and decodes noise. */
+    if (f == FMT_UNKNOWN || f == FMT_RIFF)
+        return odx_error(ODX_EMEDIA, "audio: unrecognised format%s", f == FMT_RIFF ? " (RIFF but not WAVE)" : "");
 
     membuf mb = {p, (sf_count_t)len, 0};
     SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
@@ -203,10 +287,13 @@ int odx_audio_decode(const void *data, size_t len, int target_rate, double max_s
     memset(&info, 0, sizeof info);
     SNDFILE *sf = sf_open_virtual(&vio, SFM_READ, &info, &mb);
     if (!sf) {
-        if (f == FMT_UNKNOWN) return odx_error(ODX_EMEDIA, "audio: unrecognised format (%s)", sf_strerror(NULL));
         return odx_error(ODX_EMEDIA, "audio: truncated or corrupt %s (libsndfile: %s)", name, sf_strerror(NULL));
     }
-    if (f == FMT_UNKNOWN) name = "audio file";
+    if (f != FMT_MP3 && (info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG) {
+        /* a damaged header that libsndfile then took for MPEG frames */
+        sf_close(sf);
+        return odx_error(ODX_EMEDIA, "audio: corrupt %s (read as MPEG frames)", name);
+    }
     float *inter = NULL, *mono = NULL;
     size_t cap = 0;
     int64_t n = 0;
@@ -255,15 +342,12 @@ int odx_audio_decode(const void *data, size_t len, int target_rate, double max_s
         goto out;
     }
     /* A stream that ends before the length its header promised (FLAC's
-     * STREAMINFO, MP3's Xing/Info frame count) was cut. */
-    if (declared && (f == FMT_FLAC || f == FMT_OGG_FLAC || (f == FMT_MP3 && mp3_has_length_header(p, len))) &&
-        n < info.frames) {
-        rc = odx_error(ODX_EMEDIA, "audio: truncated %s: %lld of %lld declared samples", name,
+     * STREAMINFO, MP3's Xing/Info frame count, the last Ogg granule
+     * position) was cut or damaged: libogg drops a page whose CRC fails. */
+    int exact = f == FMT_FLAC || (f >= FMT_OGG && f <= FMT_OGG_FLAC) || (f == FMT_MP3 && mp3_has_length_header(p, len));
+    if (declared && exact && n < info.frames) {
+        rc = odx_error(ODX_EMEDIA, "audio: truncated or corrupt %s: %lld of %lld declared samples", name,
                        (long long)n, (long long)info.frames);
-        goto out;
-    }
-    if (n == 0 && info.frames == 0 && f == FMT_UNKNOWN) {
-        rc = odx_error(ODX_EMEDIA, "audio: no audio in the input");
         goto out;
     }
 out:

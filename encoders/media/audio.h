@@ -27,8 +27,9 @@ typedef struct odx_pcm {
 } odx_pcm;
 
 /* "WAV", "FLAC", "Ogg/Vorbis", "Ogg/Opus", "Ogg/FLAC", "Ogg", "MP3",
- * "AIFF", "RIFF" (not WAVE) or "unknown": the container named by the magic
- * bytes. The string is static. */
+ * "AIFF", "AU", "CAF", "RF64", "W64", "RIFF" (not WAVE) or "unknown": the
+ * container named by the magic bytes. The string is static. Only the named
+ * containers are decoded ("RIFF" and "unknown" are ODX_EMEDIA). */
 const char *odx_audio_format_name(const void *data, size_t len);
 
 /* Decodes data into *out (mono; resampled to target_rate when target_rate

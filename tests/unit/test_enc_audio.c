@@ -466,6 +466,63 @@ static void test_fbank_threads(void)
     free(w);
 }
 
+/* ---- deterministic mutation fuzzing of the WAV path --------------------- */
+
+static void test_fuzz_wav(void)
+{
+    int32_t v[2400];
+    float f[1200];
+    for (int i = 0; i < 2400; i++) v[i] = (int32_t)(12000 * sin(i * 0.07));
+    for (int i = 0; i < 1200; i++) f[i] = (float)cos(i * 0.03);
+    buf seeds[3] = {make_wav(16, 2, 22050, 1200, v, NULL, 0), make_wav(24, 1, 8000, 2400, v, NULL, 0),
+                    make_wav(-32, 1, 16000, 1200, NULL, f, 0)};
+    long iters = 1500;
+    const char *e = getenv("OMNIDEX_FUZZ_ITERS");
+    if (e && atol(e) > 0) iters *= atol(e);
+    odx_fbank_opts o;
+    odx_fbank_opts_default(&o);
+    odx_fbank *fb;
+    REQUIRE_OK(odx_fbank_create(&o, &fb));
+    float *feat = malloc((size_t)o.num_mel_bins * o.target_length * sizeof *feat);
+    uint64_t r = 0x6f6d6e69646578ull;
+    long ok = 0, refused = 0, bad = 0;
+    for (long it = 0; it < iters; it++) {
+        const buf *sd = &seeds[it % 3];
+        size_t n = sd->n;
+        unsigned char *m = malloc(n + 64);
+        memcpy(m, sd->p, n);
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        int kind = (int)(r >> 60) % 4, k = 1 + (int)((r >> 40) % 8);
+        for (int j = 0; j < k; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            /* headers are where the parsers live: bias the position there */
+            size_t pos = (r >> 33) % ((r >> 20) & 1 ? 64 : n);
+            if (kind == 0) m[pos] = (unsigned char)(r >> 8);
+            else if (kind == 1) m[pos] ^= (unsigned char)(1u << ((r >> 5) & 7));
+            else if (kind == 2) n = pos + 1;                      /* truncate */
+            else { m[pos] = 0xFF; if (pos + 1 < n) m[pos + 1] = 0xFF; } /* huge sizes */
+        }
+        odx_pcm p;
+        int rc = odx_audio_decode(m, n, it % 2 ? 16000 : 0, 5.0, &p);
+        if (rc == 0) {
+            ok++;
+            if (p.rate == 16000 && odx_fbank_compute(fb, p.samples, p.n, feat) != 0) bad++;
+            odx_pcm_free(&p);
+        } else if (rc == ODX_EMEDIA || rc == ODX_ELIMIT) {
+            refused++;
+        } else {
+            bad++;
+            printf("# mutation %ld: rc %d (%s)\n", it, rc, odx_last_error());
+        }
+        free(m);
+    }
+    CHECK(bad == 0, "%ld mutations gave an unexpected status", bad);
+    printf("# %ld WAV mutations: %ld decoded, %ld refused (EMEDIA/ELIMIT)\n", iters, ok, refused);
+    for (int i = 0; i < 3; i++) free(seeds[i].p);
+    free(feat);
+    odx_fbank_close(fb);
+}
+
 /* ---- allocation failure at every point of decode + resample + fbank ----- */
 
 static void test_alloc_failures(void)
@@ -510,6 +567,7 @@ int main(void)
     RUN(test_fbank_vs_direct_dft);
     RUN(test_fbank_threads);
     RUN(test_config_ranges);
+    RUN(test_fuzz_wav);
     RUN(test_alloc_failures);
     TEST_EXIT();
 }
