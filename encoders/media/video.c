@@ -145,10 +145,10 @@ static void vdec_close(vdec *d)
 /* Opens data with the demuxer for fmt and the decoder of its first stream
  * of the given type (attached cover pictures are not video). *found is set
  * to 0 (and 0 returned) when there is no such stream; other streams are
- * discarded at the demuxer. *has_audio (when not NULL) is set to 1 when
+ * discarded at the demuxer unless keep_others. *has_audio (when not NULL) is set to 1 when
  * the file has an audio stream. */
 static int vdec_open(vdec *d, const uint8_t *data, size_t len, const char *fmt,
-                     enum AVMediaType type, uint64_t max_pixels, int *found, int *has_audio)
+                     enum AVMediaType type, uint64_t max_pixels, int keep_others, int *found, int *has_audio)
 {
     static const struct { const char *ours, *demuxer; } demuxers[] = {
         {"mp4/mov", "mov"}, {"webm/mkv", "matroska"}, {"gif", "gif"}};
@@ -188,7 +188,7 @@ static int vdec_open(vdec *d, const uint8_t *data, size_t len, const char *fmt,
         int is_pic = (st->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
         if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO && has_audio) *has_audio = 1;
         if (d->si < 0 && st->codecpar->codec_type == type && !is_pic) d->si = (int)i;
-        else st->discard = AVDISCARD_ALL;
+        else if (!keep_others) st->discard = AVDISCARD_ALL;
     }
     if (d->si < 0) return 0;
     d->st = d->ic->streams[d->si];
@@ -529,21 +529,28 @@ static int sample_by_time(vdec *d, int n, int64_t start, int64_t dur, const odx_
     return rc;
 }
 
-/* A demux-only pass for containers that declare no duration (streamed
- * WebM): first timestamp and end (timestamp + duration) of the stream. */
-static int measure_stream(vdec *d, const odx_video_opts *o, int64_t *first, int64_t *end)
+/* A demux-only pass for streams that declare no duration (Matroska/WebM
+ * tracks never do; streamed WebM has no segment duration either): first
+ * timestamp and end (timestamp + duration) of the video stream, and
+ * *data_end, the end of the last packet of any stream in seconds from the
+ * container's start (to tell a cut file from an audio track that simply
+ * outlasts the video). */
+static int measure_stream(vdec *d, const odx_video_opts *o, int64_t *first, int64_t *end, double *data_end)
 {
     int64_t lo = INT64_MAX, hi = INT64_MIN;
-    double tb = av_q2d(d->st->time_base);
+    double tb = av_q2d(d->st->time_base), all_end = 0;
+    double t0 = d->ic->start_time != AV_NOPTS_VALUE ? (double)d->ic->start_time / AV_TIME_BASE : 0;
     for (;;) {
         int r = av_read_frame(d->ic, d->pkt);
         if (r == AVERROR_EOF) break;
         if (r < 0) return av_fail(d, r, "reading packets");
-        if (d->pkt->stream_index == d->si) {
-            int64_t ts = d->pkt->pts != AV_NOPTS_VALUE ? d->pkt->pts : d->pkt->dts;
-            if (ts != AV_NOPTS_VALUE) {
+        int64_t ts = d->pkt->pts != AV_NOPTS_VALUE ? d->pkt->pts : d->pkt->dts;
+        if (ts != AV_NOPTS_VALUE && d->pkt->stream_index >= 0 && (unsigned)d->pkt->stream_index < d->ic->nb_streams) {
+            int64_t e = ts + (d->pkt->duration > 0 ? d->pkt->duration : 0);
+            double es = (double)e * av_q2d(d->ic->streams[d->pkt->stream_index]->time_base) - t0;
+            if (es > all_end) all_end = es;
+            if (d->pkt->stream_index == d->si) {
                 if (ts < lo) lo = ts;
-                int64_t e = ts + (d->pkt->duration > 0 ? d->pkt->duration : 0);
                 if (e > hi) hi = e;
             }
         }
@@ -554,6 +561,7 @@ static int measure_stream(vdec *d, const odx_video_opts *o, int64_t *first, int6
     if (lo == INT64_MAX) return odx_error(ODX_EMEDIA, "video: no timestamps in the %s video stream", d->label);
     *first = lo;
     *end = hi > lo ? hi : lo + 1;
+    *data_end = all_end;
     return 0;
 }
 
@@ -563,7 +571,7 @@ static int decode_audio(const uint8_t *data, size_t len, const char *fmt, const 
 {
     vdec d;
     int found = 0;
-    int rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_AUDIO, o->max_pixels, &found, NULL);
+    int rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_AUDIO, o->max_pixels, 0, &found, NULL);
     SwrContext *swr = NULL;
     float *pcm = NULL;
     size_t cap = 0, n = 0;
@@ -671,7 +679,7 @@ int odx_video_decode(const void *data, size_t len, const odx_video_opts *opt, od
 
     vdec d;
     int found = 0, has_audio = 0;
-    int rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_VIDEO, o.max_pixels, &found, &has_audio);
+    int rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_VIDEO, o.max_pixels, 0, &found, &has_audio);
     if (!rc && !found) rc = odx_error(ODX_EMEDIA, "video: no video stream in %s", d.label);
     if (rc) goto fail;
     double tb = av_q2d(d.st->time_base);
@@ -681,8 +689,10 @@ int odx_video_decode(const void *data, size_t len, const odx_video_opts *opt, od
     int64_t dur = 0, start = d.st->start_time != AV_NOPTS_VALUE ? d.st->start_time : 0;
     double fdur = d.ic->duration > 0 && d.ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE
                       ? (double)d.ic->duration / AV_TIME_BASE : 0;
+    /* D is the video stream's own length. The container's (Matroska's
+     * segment duration) covers every track, and an audio track outlasting
+     * the video would put sample times past the last frame. */
     if (d.st->duration > 0 && d.st->duration != AV_NOPTS_VALUE) dur = d.st->duration;
-    else if (fdur > 0) dur = av_rescale_q(d.ic->duration, AV_TIME_BASE_Q, d.st->time_base);
     if ((double)dur * tb > o.max_seconds || fdur > o.max_seconds) {
         rc = odx_error(ODX_ELIMIT, "video: %s declares %.0f s, over the limit of %.0f s", d.label,
                        fdur > (double)dur * tb ? fdur : (double)dur * tb, o.max_seconds);
@@ -690,9 +700,20 @@ int odx_video_decode(const void *data, size_t len, const odx_video_opts *opt, od
     }
     if (dur <= 0) {
         int64_t first = 0, end = 0;
-        if ((rc = measure_stream(&d, &o, &first, &end))) goto fail;
+        double data_end = 0;
+        vdec_close(&d); /* reopened with every stream's packets coming through */
+        if ((rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_VIDEO, o.max_pixels, 1, &found, NULL))) goto fail;
+        if (!found) { rc = odx_error(ODX_EMEDIA, "video: no video stream in %s", d.label); goto fail; }
+        if ((rc = measure_stream(&d, &o, &first, &end, &data_end))) goto fail;
+        /* Every track stopping well short of the declared length is a cut
+         * file (1% or 0.1 s of slack for rounding and trailing frames). */
+        if (fdur > 0 && data_end < fdur - (fdur * 0.01 > 0.1 ? fdur * 0.01 : 0.1)) {
+            rc = odx_error(ODX_EMEDIA, "video: truncated or corrupt %s (the data ends at %.3f s, %.3f s declared)",
+                           d.label, data_end, fdur);
+            goto fail;
+        }
         vdec_close(&d);
-        if ((rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_VIDEO, o.max_pixels, &found, NULL))) goto fail;
+        if ((rc = vdec_open(&d, data, len, fmt, AVMEDIA_TYPE_VIDEO, o.max_pixels, 0, &found, NULL))) goto fail;
         if (!found) { rc = odx_error(ODX_EMEDIA, "video: no video stream in %s", d.label); goto fail; }
         start = first;
         dur = end - first;

@@ -10,9 +10,10 @@
  * >= t_i (the last frame when the stream ends first, provided it is still on
  * screen at t_i; otherwise the file is truncated: ODX_EMEDIA). A frame
  * chosen for several t_i is returned once, so n_frames <= N (a one-frame GIF
- * gives one frame). When the container declares no duration (streamed
- * WebM), a demux-only pass over the packets measures it first (these
- * containers always carry timestamps; none at all is ODX_EMEDIA).
+ * gives one frame). D is the video stream's declared duration; where the
+ * stream declares none (Matroska/WebM tracks), a demux-only pass over the
+ * packets measures it first (these containers always carry timestamps;
+ * none at all is ODX_EMEDIA).
  *
  * Display rotation (the MP4 display matrix, 90/180/270 degrees) is applied
  * to the frames, as the ffmpeg command line does by default.
