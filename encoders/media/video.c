@@ -415,16 +415,23 @@ static int keep_frame(odx_video *out, rgb_conv *c, const AVFrame *f, double t, u
     return 0;
 }
 
+/* Timestamps from the file are kept within +-2^60 ticks so that sums and
+ * differences of two of them cannot overflow; anything outside counts as
+ * missing. */
+#define TS_LIMIT ((int64_t)1 << 60)
+static int ts_ok(int64_t t) { return t != AV_NOPTS_VALUE && t > -TS_LIMIT && t < TS_LIMIT; }
+
 static int64_t frame_ts(const AVFrame *f)
 {
-    return f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+    int64_t t = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+    return ts_ok(t) ? t : AV_NOPTS_VALUE;
 }
 
 /* Length in stream ticks of one frame: its own duration, else 1 / the
  * stream's frame rate. */
 static int64_t frame_len(const vdec *d, const AVFrame *f)
 {
-    if (f->pkt_duration > 0) return f->pkt_duration;
+    if (f->pkt_duration > 0) return f->pkt_duration < TS_LIMIT ? f->pkt_duration : TS_LIMIT;
     AVRational fr = d->st->avg_frame_rate.num > 0 ? d->st->avg_frame_rate : d->st->r_frame_rate;
     if (fr.num > 0 && fr.den > 0) return av_rescale_q(1, av_inv_q(fr), d->st->time_base);
     return 0;
@@ -470,7 +477,8 @@ static int sample_by_time(vdec *d, int n, int64_t start, int64_t dur, const odx_
             if (seeked && first && ts > target && retries < 4) {
                 first = 1;
                 retries++;
-                seek_ts -= (int64_t)(((int64_t)1 << retries) / tb);
+                double back = (double)((int64_t)1 << retries) / tb;
+                seek_ts -= back < (double)TS_LIMIT ? (int64_t)back : TS_LIMIT;
                 if (seek_ts < start) seek_ts = start;
                 if (vdec_seek(d, seek_ts) < 0) seeked = 0;
                 max_ts = INT64_MIN;
@@ -545,8 +553,8 @@ static int measure_stream(vdec *d, const odx_video_opts *o, int64_t *first, int6
         if (r == AVERROR_EOF) break;
         if (r < 0) return av_fail(d, r, "reading packets");
         int64_t ts = d->pkt->pts != AV_NOPTS_VALUE ? d->pkt->pts : d->pkt->dts;
-        if (ts != AV_NOPTS_VALUE && d->pkt->stream_index >= 0 && (unsigned)d->pkt->stream_index < d->ic->nb_streams) {
-            int64_t e = ts + (d->pkt->duration > 0 ? d->pkt->duration : 0);
+        if (ts_ok(ts) && d->pkt->stream_index >= 0 && (unsigned)d->pkt->stream_index < d->ic->nb_streams) {
+            int64_t e = ts + (d->pkt->duration > 0 && d->pkt->duration < TS_LIMIT ? d->pkt->duration : 0);
             double es = (double)e * av_q2d(d->ic->streams[d->pkt->stream_index]->time_base) - t0;
             if (es > all_end) all_end = es;
             if (d->pkt->stream_index == d->si) {
@@ -686,13 +694,13 @@ int odx_video_decode(const void *data, size_t len, const odx_video_opts *opt, od
     if (!(tb > 0)) { rc = odx_error(ODX_EMEDIA, "video: bad time base in %s", d.label); goto fail; }
     /* Declared lengths (stream and container) against the limit before any
      * decoding. */
-    int64_t dur = 0, start = d.st->start_time != AV_NOPTS_VALUE ? d.st->start_time : 0;
+    int64_t dur = 0, start = ts_ok(d.st->start_time) ? d.st->start_time : 0;
     double fdur = d.ic->duration > 0 && d.ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE
                       ? (double)d.ic->duration / AV_TIME_BASE : 0;
     /* D is the video stream's own length. The container's (Matroska's
      * segment duration) covers every track, and an audio track outlasting
      * the video would put sample times past the last frame. */
-    if (d.st->duration > 0 && d.st->duration != AV_NOPTS_VALUE) dur = d.st->duration;
+    if (d.st->duration > 0 && d.st->duration < TS_LIMIT) dur = d.st->duration;
     if ((double)dur * tb > o.max_seconds || fdur > o.max_seconds) {
         rc = odx_error(ODX_ELIMIT, "video: %s declares %.0f s, over the limit of %.0f s", d.label,
                        fdur > (double)dur * tb ? fdur : (double)dur * tb, o.max_seconds);
