@@ -9,7 +9,7 @@
 #                              core_crash.py (omnidex put); disk full once
 #   make soak                  32 clients for 10 min against the ASan server
 #                              (SOAK_SECONDS, SOAK_CLIENTS to change)
-FUZZ_TARGETS := filter meta rpc safetensors tokenizer image index
+FUZZ_TARGETS := filter meta rpc safetensors tokenizer image index audio video mesh
 FUZZ_SECONDS ?= 60
 FUZZ_DIR := build/fuzz
 FUZZ_TOP_DEF := -DODX_FUZZ_TOP='"$(CURDIR)"'

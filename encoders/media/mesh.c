@@ -754,9 +754,40 @@ static int walk_node(walk *w, const struct aiNode *n, const struct aiMatrix4x4 *
     return 0;
 }
 
+/* GLB declares its total length and each chunk's length in headers that
+ * assimp 5.2 allocates from before reading (a 300-byte file declaring a
+ * 4 GiB JSON chunk made it allocate and zero 4 GiB; found by fuzz_mesh).
+ * Every declared length must fit in the bytes present. Version 1 has one
+ * content length after the total; version 2 a list of chunks. */
+static int check_glb(const unsigned char *d, size_t len)
+{
+    uint32_t version = rd_u32le(d + 4), total = rd_u32le(d + 8);
+    if (total < 12 || total > len)
+        return odx_error(ODX_EMEDIA, "GLB: header declares %u bytes, the file holds %zu", (unsigned)total, len);
+    size_t off = 12;
+    if (version == 1) {
+        if (total < 20 || rd_u32le(d + 12) > total - 20)
+            return odx_error(ODX_EMEDIA, "GLB: content length runs past the declared %u bytes", (unsigned)total);
+        return 0;
+    }
+    while (off < total) {
+        if (total - off < 8) return odx_error(ODX_EMEDIA, "GLB: chunk header at byte %zu is cut", off);
+        uint32_t clen = rd_u32le(d + off);
+        if (clen > total - off - 8)
+            return odx_error(ODX_EMEDIA, "GLB: chunk at byte %zu declares %u bytes, past the declared end", off,
+                             (unsigned)clen);
+        off += 8 + (size_t)clen;
+    }
+    return 0;
+}
+
 static int decode_assimp(const unsigned char *d, size_t len, fmt f, const odx_mesh_limits *lim, odx_mesh *m)
 {
     const char *name = fmt_name(f);
+    if (f == F_GLB) {
+        int rc = check_glb(d, len);
+        if (rc) return rc;
+    }
     static const char *const fname[] = {
         [F_OBJ] = "$$omnidex$$.obj", [F_GLTF] = "$$omnidex$$.gltf", [F_GLB] = "$$omnidex$$.glb"};
     mem_fs fs = {fname[f], d, len};
