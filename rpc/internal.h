@@ -84,8 +84,10 @@ extern ProtobufCAllocator odx_rpc_allocator;
 
 /* Checks that a serialized message nests at most max_depth messages deep
  * (protobuf-c unpacks recursively, so a deep message would exhaust the
- * stack). 0 if within, ODX_ELIMIT if deeper; malformed bytes return 0 and
- * are left for protobuf-c to reject. */
+ * stack), and that every string field is UTF-8 without NUL bytes (protobuf-c
+ * checks neither, and would cut a string at its first NUL). 0 if fine,
+ * ODX_ELIMIT if deeper, ODX_EINVAL (message naming the field) for a bad
+ * string; malformed bytes return 0 and are left for protobuf-c to reject. */
 int odx_rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
                           int max_depth);
 #define RPC_MAX_WIRE_DEPTH 160

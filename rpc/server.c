@@ -232,9 +232,12 @@ static grpc_status_code read_message(rpc_call *c, grpc_byte_buffer *bb, Protobuf
     const uint8_t *p = GRPC_SLICE_START_PTR(sl);
     size_t len = GRPC_SLICE_LENGTH(sl);
     grpc_status_code st = GRPC_STATUS_OK;
-    if (odx_rpc_wire_depth_ok(d, p, len, RPC_MAX_WIRE_DEPTH) != 0) {
+    int wrc = odx_rpc_wire_depth_ok(d, p, len, RPC_MAX_WIRE_DEPTH);
+    if (wrc == ODX_ELIMIT) {
         st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s: messages nested deeper than %d levels",
                       d->name, RPC_MAX_WIRE_DEPTH);
+    } else if (wrc != 0) {
+        st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s: %s", d->name, odx_last_error());
     } else {
         *out = protobuf_c_message_unpack(d, &odx_rpc_allocator, len, p);
         if (!*out)

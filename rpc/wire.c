@@ -2,7 +2,11 @@
  * allocator that routes protobuf-c through odx_malloc. */
 #include "rpc/internal.h"
 
+#include <string.h>
+
 #include "common/alloc.h"
+#include "common/error.h"
+#include "common/util.h"
 
 static void *pb_alloc(void *data, size_t size)
 {
@@ -61,6 +65,14 @@ static int depth_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 int rc = depth_walk(f->descriptor, p + pos, (size_t)v, depth + 1, max_depth);
                 if (rc) return rc;
+            } else if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+                /* protobuf-c hands strings over NUL-terminated and unchecked:
+                 * a NUL inside would silently cut the text, invalid UTF-8
+                 * would reach the engine. proto3 says strings are UTF-8. */
+                if (memchr(p + pos, 0, (size_t)v))
+                    return odx_error(ODX_EINVAL, "%s.%s holds a NUL byte", d->short_name, f->name);
+                if (!odx_utf8_valid((const char *)p + pos, (size_t)v))
+                    return odx_error(ODX_EINVAL, "%s.%s is not valid UTF-8", d->short_name, f->name);
             }
             pos += (size_t)v;
             break;
