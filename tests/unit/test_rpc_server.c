@@ -93,6 +93,13 @@ static void test_wire_depth(void)
     /* bytes that claim more than they hold: left for protobuf-c to reject */
     uint8_t bad[] = {0x22, 0x7f, 0x2a};
     CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, bad, sizeof bad, 8) == 0, "truncated");
+    /* string fields (SearchRequest.collection = 1): NUL and invalid UTF-8 refused */
+    const uint8_t good[] = {0x0a, 0x04, 'p', 'h', 0xc3, 0xa9}, nul[] = {0x0a, 0x03, 'a', 0, 'b'},
+                  ff[] = {0x0a, 0x02, 'a', 0xff};
+    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, good, sizeof good, 8) == 0, "UTF-8 refused");
+    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, nul, sizeof nul, 8) == ODX_EINVAL, "NUL");
+    CHECK(strstr(odx_last_error(), "collection") != NULL, "message names the field: %s", odx_last_error());
+    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, ff, sizeof ff, 8) == ODX_EINVAL, "0xff");
     free(buf);
 }
 
