@@ -33,11 +33,13 @@ PROGS += $(B)/audio-tool
 $(B)/audio-tool: $(B)/encoders/tools/audio_tool.o $(B)/libomnidex.a
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
 
-# Encoder throughput vs PyTorch; writes the "## Encoders" section of bench/RESULTS.md.
+# Encoder throughput vs PyTorch; writes the "## Encoders" and "## Media
+# encoders (audio, video, 3D)" sections of bench/RESULTS.md.
 .PHONY: enc-bench
 BENCH_TARGETS += enc-bench
-enc-bench: $(B)/enc-tool
+enc-bench: $(B)/enc-tool $(B)/audio-tool $(B)/video-tool $(B)/mesh-tool
 	OMNIDEX_BUILD=$(B) /usr/bin/python3 bench/encoders/run.py --build $(B)
+	OMNIDEX_BUILD=$(B) /usr/bin/python3 bench/encoders/media_bench.py --build $(B)
 
 # 3D path (docs/modalities.md "3D"): mesh decoding (own PLY/OFF parsers,
 # libassimp for OBJ/STL/glTF), point sampling + grouping, multi-view depth

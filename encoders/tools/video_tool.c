@@ -5,6 +5,11 @@
  *   video-tool frames FILE N OUTDIR [opts] writes OUTDIR/frame_NNN.ppm (P6) and prints the probe JSON
  *   video-tool audio  FILE RATE OUT.f32 [opts]  mono float32 little-endian PCM at RATE Hz
  *   video-tool bench  FILE N ROUNDS        seconds per decode (sampling N frames), best of ROUNDS
+ *   video-tool bench-embed MODEL_DIR FILE N ROUNDS
+ *        one video embedding split in stages, each the best of ROUNDS:
+ *        decode (N frames), preprocess (the model's image preprocessing),
+ *        tower (the N frames as one batch); JSON with the seconds of each,
+ *        wall clock (X_s) and process CPU time of all threads (X_cpu_s)
  *
  * opts: --frames N, --max-seconds S, --max-pixels P.
  * Errors: "video-tool: <code name>: <message>" on stderr, exit status 1. */
@@ -14,7 +19,10 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/error.h"
+#include "encoders/media/preprocess.h"
 #include "encoders/media/video.h"
+#include "encoders/models/clip.h"
 #include "omnidex.h"
 
 static int die(int rc)
@@ -180,6 +188,80 @@ static int cmd_bench(const char *path, int n, int rounds)
     return 0;
 }
 
+/* Process CPU time (every thread), beside the wall clock: on a shared
+ * machine a stage's CPU seconds move far less than its wall seconds. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The preprocessing odx_clip_open configures: preprocessor_config.json when
+ * the model has one, else CLIP's defaults at the tower's input size. */
+static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p)
+{
+    char path[4096];
+    size_t len = 0;
+    odx_clip_preproc_default(p);
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    char *js = slurp(path, &len);
+    if (!js) {
+        p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
+        return 0;
+    }
+    int rc = odx_clip_preproc_parse(js, len, p);
+    odx_free(js);
+    return rc;
+}
+
+/* What a space's video embedding costs, stage by stage (soundtrack off, the
+ * default): decode the sampled frames, preprocess them, run the image tower
+ * on them as one batch. The mean pooling is left out (microseconds). */
+static int cmd_bench_embed(const char *dir, const char *path, int n, int rounds)
+{
+    odx_clip *m = NULL;
+    odx_clip_preproc pre;
+    size_t len = 0;
+    char *data = NULL;
+    float *px = NULL, *out = NULL;
+    int rc = odx_clip_open(dir, &m);
+    if (!rc) rc = model_preproc(dir, m, &pre);
+    if (!rc && !(data = slurp(path, &len))) rc = odx_error(ODX_EIO, "cannot read %s", path);
+    size_t per = (size_t)3 * pre.crop_h * pre.crop_w;
+    int dim = rc ? 0 : odx_clip_dim(m);
+    if (!rc && (!(px = odx_malloc((size_t)n * per * sizeof *px)) || !(out = odx_malloc((size_t)n * dim * sizeof *out))))
+        rc = odx_error(ODX_ENOMEM, "out of memory");
+    odx_video_opts o = {.frames = n};
+    double best[3] = {1e30, 1e30, 1e30}, cbest[3] = {1e30, 1e30, 1e30}, dur = 0;
+    int got = 0;
+    for (int r = 0; r < rounds && !rc; r++) {
+        odx_video v;
+        double c0 = cpu_now(), t0 = now();
+        if ((rc = odx_video_decode(data, len, &o, &v))) break;
+        double c1 = cpu_now(), t1 = now();
+        for (int i = 0; i < v.n_frames && !rc; i++) rc = odx_clip_preprocess(&pre, &v.frames[i], px + (size_t)i * per);
+        double c2 = cpu_now(), t2 = now();
+        if (!rc) rc = odx_clip_embed_pixels(m, px, v.n_frames, out);
+        double c3 = cpu_now(), t3 = now();
+        dur = v.duration;
+        got = v.n_frames;
+        odx_video_free(&v);
+        double d[3] = {t1 - t0, t2 - t1, t3 - t2}, cd[3] = {c1 - c0, c2 - c1, c3 - c2};
+        for (int i = 0; i < 3; i++) best[i] = d[i] < best[i] ? d[i] : best[i];
+        for (int i = 0; i < 3; i++) cbest[i] = cd[i] < cbest[i] ? cd[i] : cbest[i];
+    }
+    if (!rc)
+        printf("{\"duration\": %.6f, \"frames\": %d, \"decode_s\": %.6f, \"preprocess_s\": %.6f, \"tower_s\": %.6f, "
+               "\"decode_cpu_s\": %.6f, \"preprocess_cpu_s\": %.6f, \"tower_cpu_s\": %.6f}\n",
+               dur, got, best[0], best[1], best[2], cbest[0], cbest[1], cbest[2]);
+    odx_free(px);
+    odx_free(out);
+    odx_free(data);
+    odx_clip_close(m);
+    return rc ? die(rc) : 0;
+}
+
 int main(int argc, char **argv)
 {
     odx_video_opts o = {0};
@@ -199,7 +281,9 @@ int main(int argc, char **argv)
     }
     if (argc == 5 && strcmp(argv[1], "bench") == 0)
         return cmd_bench(argv[2], (int)arg_num(argv[3], 1, 100000), (int)arg_num(argv[4], 1, 1000));
+    if (argc == 6 && strcmp(argv[1], "bench-embed") == 0)
+        return cmd_bench_embed(argv[2], argv[3], (int)arg_num(argv[4], 1, 256), (int)arg_num(argv[5], 1, 1000));
     fprintf(stderr, "usage: video-tool probe FILE [opts] | frames FILE N OUTDIR [opts] | audio FILE RATE OUT.f32 [opts]"
-                    " | bench FILE N ROUNDS\n       opts: --frames N --max-seconds S --max-pixels P\n");
+                    " | bench FILE N ROUNDS\n       video-tool bench-embed MODEL_DIR FILE N ROUNDS\n       opts: --frames N --max-seconds S --max-pixels P\n");
     return 2;
 }
