@@ -218,10 +218,21 @@ typedef struct build {
     const char *fmt;
 } build;
 
+/* Coordinates beyond this magnitude are refused: the contract's float32
+ * normalisation (points.c: p - centroid, then x*x + y*y + z*z) overflows
+ * past about 5e18, and a valid mesh at +-3.4e38 then normalised to NaN
+ * points (found by fuzz_mesh), which would reach the tower and the index.
+ * No real model is measured in units that far from 1. */
+#define MAX_COORD 1e18f
+
 static int check_vertex(const char *fmt, const float *v, int64_t i)
 {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 3; k++) {
         if (!isfinite(v[k])) return odx_error(ODX_EMEDIA, "%s: vertex %lld has a non-finite coordinate", fmt, (long long)i);
+        if (fabsf(v[k]) > MAX_COORD)
+            return odx_error(ODX_EMEDIA, "%s: vertex %lld has a coordinate of %g (magnitude limit 1e18)", fmt,
+                             (long long)i, (double)v[k]);
+    }
     return 0;
 }
 
