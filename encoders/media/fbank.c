@@ -227,6 +227,12 @@ int odx_fbank_compute(const odx_fbank *fb, const float *wave, int64_t n, float *
             float e = 0;
             for (int i = fb->lo[k]; i < fb->hi[k]; i++) e += spec[i] * wk[i];
             if (!(e > FLT_EPSILON)) e = FLT_EPSILON;
+            /* A float file may store samples of any size: past about 1e15
+             * the power spectrum overflows to Inf (torchaudio gives Inf
+             * too), and an Inf feature makes the tower's output NaN. The
+             * largest float keeps the features finite (found by fuzz_audio
+             * with a float WAV at 1e30). */
+            else if (!(e <= FLT_MAX)) e = FLT_MAX;
             out[(size_t)k * t + f] = (logf(e) - mean) / std;
         }
     }

@@ -5,9 +5,8 @@
  * header declaring hours is refused (ODX_ELIMIT) rather than read. An
  * accepted input gives n >= 0 samples at 16 kHz, all readable, at most the
  * cap plus resampler rounding; the fbank over its first 3 s gives
- * num_mel_bins x target_length finite values whenever the samples are
- * finite and of audio size (|x| <= 1e4: a float WAV may store anything,
- * and a power spectrum of 1e30 overflows float, as it would in torchaudio). */
+ * num_mel_bins x target_length finite values whatever the samples hold (a
+ * float WAV may store NaN, Inf or 1e30). */
 #include <math.h>
 #include <string.h>
 
@@ -21,6 +20,7 @@
 #define FBANK_SECONDS 3
 
 static odx_fbank *fb;
+static volatile unsigned sink;
 static float fb_out[128 * 204];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -53,14 +53,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(pcm.n >= 0 && pcm.n <= (int64_t)(MAX_SECONDS * RATE) + 1, "%lld samples", (long long)pcm.n);
     FUZZ_ASSERT((pcm.n == 0) == (pcm.samples == NULL), "n %lld with samples %p", (long long)pcm.n,
                 (void *)pcm.samples);
-    int sane = 1;
-    for (int64_t i = 0; i < pcm.n; i++)
-        if (!(fabsf(pcm.samples[i]) <= 1e4f)) sane = 0; /* also reads every sample */
+    unsigned bits = 0; /* every sample is read (ASan checks the buffer) */
+    for (int64_t i = 0; i < pcm.n; i++) {
+        uint32_t u;
+        memcpy(&u, &pcm.samples[i], 4);
+        bits ^= u;
+    }
+    sink = bits;
     const odx_fbank_opts *o = odx_fbank_get_opts(fb);
     int64_t n = pcm.n < (int64_t)FBANK_SECONDS * RATE ? pcm.n : (int64_t)FBANK_SECONDS * RATE;
     rc = odx_fbank_compute(fb, pcm.samples ? pcm.samples : (const float *)"", n, fb_out);
     FUZZ_ASSERT(rc == 0 || rc == ODX_ENOMEM, "fbank returned %d (%s)", rc, odx_strerror(rc));
-    if (rc == 0 && sane) {
+    if (rc == 0) {
         size_t m = (size_t)o->num_mel_bins * (size_t)o->target_length;
         for (size_t i = 0; i < m; i++)
             FUZZ_ASSERT(isfinite(fb_out[i]), "fbank value %zu is %g over %lld finite samples", i, fb_out[i],
