@@ -515,7 +515,13 @@ static int sample_by_time(vdec *d, int n, int64_t start, int64_t dur, const odx_
         /* The stream ended before t_i: the last frame counts when it is
          * still on screen at t_i; otherwise data is missing. */
         if (have_prev && !d->read_error && prev_ts + frame_len(d, prev) >= target) {
-            if (!prev_kept) rc = keep_frame(out, &conv, prev, (double)(prev_ts - start) * tb, d->max_pixels);
+            /* After a seek prev_kept is lost, and a file whose timestamps
+             * repeat can end on a frame at or before the last one returned:
+             * that frame is (a copy of) one already returned, and a frame
+             * is returned once (found by fuzz_video). */
+            double t = (double)(prev_ts - start) * tb;
+            int seen = out->n_frames && t <= out->frame_times[out->n_frames - 1];
+            if (!prev_kept && !seen) rc = keep_frame(out, &conv, prev, t, d->max_pixels);
             prev_kept = 1;
             continue;
         }
