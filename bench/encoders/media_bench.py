@@ -37,7 +37,7 @@ Writes the "## Media encoders (audio, video, 3D)" section of bench/RESULTS.md
 (only that section).
 
 usage: /usr/bin/python3 bench/encoders/media_bench.py [--threads 2] [--rounds 2] [--iters 2]
-           [--build build/rel] [--only audio,video,3d] [--no-write]
+           [--point-iters 6] [--build build/rel] [--only audio,video,3d] [--no-write]
 """
 import argparse
 import json
@@ -45,6 +45,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -370,10 +371,11 @@ def bench_3d(a, tmp, torch, rows, clip_dir, clip_w):
     for label, path in meshes:
         c = p = None
         for rnd in range(a.rounds):
-            t, r = tool_stages(a.build, ("load", "sample_group", "tower"), "mesh-tool", "bench", pdir, path, a.iters)
+            t, r = tool_stages(a.build, ("load", "sample_group", "tower"), "mesh-tool", "bench", pdir, path,
+                               a.point_iters)
             c = merge_min(c, t)
             with torch.inference_mode():
-                p = merge_min(p, best_stages(lambda: pytorch(path), a.iters, rnd == 0))
+                p = merge_min(p, best_stages(lambda: pytorch(path), a.point_iters, rnd == 0))
         rows.append(dict(kind="3d", item="%s (%d v, %d f)" % (label, r["vertices"], r["faces"]), units=1, c=c, p=p))
         log(rows[-1])
 
@@ -422,6 +424,38 @@ def ms(x):
     return "%.0f" % (x * 1e3) if x >= 0.01 else "%.1f" % (x * 1e3)
 
 
+def summary(rows):
+    """Lines computed from the rows: where the time goes and omnidex /
+    PyTorch stage by stage (sums over the rows), so a rerun keeps the reading
+    in step with its tables."""
+    out = ["Computed from the rows above (sums over the rows of each table; omnidex / PyTorch per stage, wall clock "
+           "and CPU time in brackets):", ""]
+    kinds = (("audio", "Audio", ("decode", "fbank", "tower")),
+             ("video", "Video", ("decode", "preprocess", "tower")),
+             ("3d", "3D point tower", ("load", "sample+group", "tower")),
+             ("views", "3D multi-view", ("load", "render", "preprocess", "tower")))
+    for kind, title, stages in kinds:
+        rs = [r for r in rows if r["kind"] == kind]
+        if not rs:
+            continue
+        tot = lambda side, i, k: sum(r[side][i][k] for r in rs)  # noqa: E731
+        n = len(stages)
+        c_all = sum(tot("c", 0, k) for k in range(n))
+        p_all = sum(tot("p", 0, k) for k in range(n))
+        # the PyTorch multi-view side has no load/render: those are omnidex's alone
+        ks = range(2, n) if kind == "views" else range(n)
+        per = ", ".join("%s %.2fx (%.2fx)" % (stages[k], tot("p", 0, k) / tot("c", 0, k), tot("p", 1, k) / tot("c", 1, k))
+                        for k in ks)
+        line = ("- %s: the tower takes %.1f%% of omnidex's time and %.1f%% of PyTorch's; %s."
+                % (title, 100 * tot("c", 0, n - 1) / c_all, 100 * tot("p", 0, n - 1) / p_all, per))
+        if len(rs) >= 2:
+            rt = [r["p"][0][-1] / r["c"][0][-1] for r in rs]
+            line += (" The tower's input has the same shape on every row, so the spread of its per-row ratio, "
+                     "%.2fx to %.2fx (median %.2fx), is this run's noise." % (min(rt), max(rt), statistics.median(rt)))
+        out.append(line)
+    return out + [""]
+
+
 def section(a, rows, torch, load0, load1, cmd, wall):
     cpu = "?"
     for line in open("/proc/cpuinfo"):
@@ -432,7 +466,7 @@ def section(a, rows, torch, load0, load1, cmd, wall):
            "Random weights at real sizes, C (omnidex's tools over the library) beside a PyTorch %s pipeline "
            "(Debian, /usr/bin/python3, the project's reference towers) on the same files, %d threads on both "
            "sides (OMP_NUM_THREADS / torch.set_num_threads), alternating per file; per stage the best of %d "
-           "rounds x %d runs (PyTorch after one warm-up run per item; each C tool process keeps the best of "
+           "rounds x %d runs (%d for the point tower rows; PyTorch after one warm-up run per item; each C tool process keeps the best of "
            "its runs, so its cold first run counts only if it was the fastest). Measured %s on %s (%d cores, "
            "shared with other "
            "work): load average (1 min) %.1f at start, %.1f at end; the run took %.0f s. Both sides are slowed "
@@ -442,7 +476,7 @@ def section(a, rows, torch, load0, load1, cmd, wall):
            "child processes such as the ffmpeg CLI): the work each side spends per item, far less sensitive "
            "to the load, though it does not count a side that leaves a core idle. Reproduce: `%s` "
            "(or `make enc-bench`). Script and what each side does: `bench/encoders/media_bench.py`."
-           % (torch.__version__, a.threads, a.rounds, a.iters, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           % (torch.__version__, a.threads, a.rounds, a.iters, a.point_iters, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               cpu, os.cpu_count(), load0, load1, wall, cmd), ""]
     au = [r for r in rows if r["kind"] == "audio"]
     if au:
@@ -508,7 +542,7 @@ def section(a, rows, torch, load0, load1, cmd, wall):
                        % (r["item"], ms(c[0]), ms(c[1]), ms(c[2]), ms(c[3]), 1 / sum(c), ms(p[2]), ms(p[3]),
                           1 / sum(p), (p[2] + p[3]) / (c[2] + c[3]), (pc[2] + pc[3]) / (cc[2] + cc[3])))
         out.append("")
-    return "\n".join(out) + "\n"
+    return "\n".join(out + summary(rows)) + "\n"
 
 
 def write_section(text):
@@ -527,6 +561,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--iters", type=int, default=2)
+    ap.add_argument("--point-iters", type=int, default=6, help="runs per round for the (cheap) point tower rows")
     ap.add_argument("--build", default=os.environ.get("OMNIDEX_BUILD", "build/rel"))
     ap.add_argument("--only", default="audio,video,3d")
     ap.add_argument("--no-write", action="store_true")
@@ -538,8 +573,8 @@ def main():
     import torch
     import ref_clip
     torch.set_num_threads(a.threads)
-    cmd = "/usr/bin/python3 bench/encoders/media_bench.py --threads %d --rounds %d --iters %d --build %s" % (
-        a.threads, a.rounds, a.iters, os.path.relpath(a.build, TOP))
+    cmd = "/usr/bin/python3 bench/encoders/media_bench.py --threads %d --rounds %d --iters %d --point-iters %d " \
+          "--build %s" % (a.threads, a.rounds, a.iters, a.point_iters, os.path.relpath(a.build, TOP))
     if only != {"audio", "video", "3d"}:
         cmd += " --only " + a.only
     load0, t0 = os.getloadavg()[0], time.time()
