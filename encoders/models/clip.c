@@ -387,8 +387,15 @@ int odx_clip_embed_images(odx_clip *m, const odx_image *imgs, int n, float *out)
     size_t per = (size_t)m->cfg.vision.channels * m->pre.crop_h * m->pre.crop_w;
     float *px = odx_malloc((size_t)n * per * sizeof(float));
     if (!px) return odx_error(ODX_ENOMEM, "out of memory");
+    /* One frame per thread, as for image files (the resize is serial). */
     int rc = 0;
-    for (int i = 0; i < n && !rc; i++) rc = odx_clip_preprocess(&m->pre, &imgs[i], px + (size_t)i * per);
+    #pragma omp parallel for schedule(dynamic, 1) if (n > 1) reduction(min : rc)
+    for (int i = 0; i < n; i++) {
+        int r = odx_clip_preprocess(&m->pre, &imgs[i], px + (size_t)i * per);
+        if (r < rc) rc = r;
+    }
+    /* The detail message stayed on the worker thread. */
+    if (rc) rc = odx_error(rc, "preprocessing an image failed: %s", odx_strerror(rc));
     if (!rc) rc = odx_clip_embed_pixels(m, px, n, out);
     odx_free(px);
     return rc;
