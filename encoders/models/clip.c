@@ -310,7 +310,9 @@ int odx_clip_embed_ids(odx_clip *m, const int32_t *ids, const int *off, int n, f
     if (!m->has_text) return odx_error(ODX_EPRECOND, "this model has no text tower");
     if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
     pthread_mutex_lock(&m->lock);
+    int saved = odx_op_narrow_begin(odx_tf_encoder_flops(&m->t.enc, off[n]));
     int rc = text_forward(m, ids, off, n, out);
+    odx_op_narrow_end(saved);
     odx_arena_reset(&m->arena);
     pthread_mutex_unlock(&m->lock);
     return rc;

@@ -196,8 +196,8 @@ static int group_encoder(const odx_point_tower *t, odx_arena *a, const float *ne
     return 0;
 }
 
-int odx_point_tower_embed_groups(odx_point_tower *t, odx_arena *a, const float *centres,
-                                 const float *neigh, int n, float *out)
+static int embed_groups(odx_point_tower *t, odx_arena *a, const float *centres, const float *neigh, int n,
+                        float *out)
 {
     if (n <= 0) return n == 0 ? 0 : odx_error(ODX_EINVAL, "negative batch");
     const odx_point_config *c = &t->cfg;
@@ -262,4 +262,15 @@ int odx_point_tower_embed_mesh(odx_point_tower *t, odx_arena *a, const odx_mesh 
     if (rc) return rc;
     odx_points_normalize(pts, c->num_points);
     return odx_point_tower_embed_points(t, a, pts, out);
+}
+
+int odx_point_tower_embed_groups(odx_point_tower *t, odx_arena *a, const float *centres,
+                                 const float *neigh, int n, float *out)
+{
+    /* The group encoder's per-point MLPs cost about as much as the encoder. */
+    int rows = n > 0 ? n * (t->cfg.num_groups + 1) : 0;
+    int saved = odx_op_narrow_begin(2.0 * odx_tf_encoder_flops(&t->enc, rows));
+    int rc = embed_groups(t, a, centres, neigh, n, out);
+    odx_op_narrow_end(saved);
+    return rc;
 }

@@ -1,5 +1,6 @@
 /* Generic pre-LN transformer encoder (see transformer.h). */
 #include "encoders/models/transformer.h"
+#include "encoders/runtime/ops.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,7 +97,7 @@ static void mlp_block(const odx_tf_encoder *enc, const odx_tf_layer *l, float *x
     odx_op_add(x, t, (size_t)rows * h);
 }
 
-int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
+static int encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
                            int nseq, int causal, const int *pool, float *pooled, odx_arena *arena)
 {
     int h = enc->hidden, f = enc->inter;
@@ -134,4 +135,18 @@ int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const 
     /* No layers: the pooled rows are the input rows. */
     for (int s = 0; s < nseq; s++) memcpy(pooled + (size_t)s * h, x + (size_t)pool[s] * h, (size_t)h * sizeof(float));
     return 0;
+}
+
+double odx_tf_encoder_flops(const odx_tf_encoder *enc, int rows)
+{
+    return 2.0 * rows * enc->layers * (4.0 * enc->hidden * enc->hidden + 2.0 * enc->hidden * enc->inter);
+}
+
+int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
+                           int nseq, int causal, const int *pool, float *pooled, odx_arena *arena)
+{
+    int saved = odx_op_narrow_begin(odx_tf_encoder_flops(enc, rows));
+    int rc = encoder_forward(enc, x, rows, seq_off, nseq, causal, pool, pooled, arena);
+    odx_op_narrow_end(saved);
+    return rc;
 }

@@ -40,6 +40,10 @@ void odx_tf_encoder_free(odx_tf_encoder *enc);
 int odx_tf_encoder_forward(const odx_tf_encoder *enc, float *x, int rows, const int *seq_off,
                            int nseq, int causal, const int *pool, float *pooled, odx_arena *arena);
 
+/* Multiply-adds x 2 of a pass over rows rows (attention scores aside), for
+ * odx_op_narrow_begin(). */
+double odx_tf_encoder_flops(const odx_tf_encoder *enc, int rows);
+
 /* Helper for tower loaders: fetches prefix+name with the given shape. */
 int odx_tf_get(odx_st *st, const char *prefix, const char *name, int rank, int64_t d0,
                int64_t d1, const float **out);

@@ -55,7 +55,7 @@ int odx_vit_load(odx_st *st, const char *prefix, const char *proj_name, const od
     return 0;
 }
 
-int odx_vit_forward(const odx_vit *v, const float *in, int n, float *out, odx_arena *arena)
+static int vit_forward(const odx_vit *v, const float *in, int n, float *out, odx_arena *arena)
 {
     const odx_vit_shape *s = &v->shape;
     int h = v->hidden, p = s->patch, st = s->stride, ch = s->channels, H = s->height, W = s->width;
@@ -104,4 +104,13 @@ int odx_vit_forward(const odx_vit *v, const float *in, int n, float *out, odx_ar
     odx_op_linear(t, n, h, v->proj, NULL, v->proj_dim, out);
     odx_op_l2norm_rows(out, n, v->proj_dim);
     return 0;
+}
+
+int odx_vit_forward(const odx_vit *v, const float *in, int n, float *out, odx_arena *arena)
+{
+    int tokens = v->gh * v->gw + 1;
+    int saved = odx_op_narrow_begin(odx_tf_encoder_flops(&v->enc, n * tokens));
+    int rc = vit_forward(v, in, n, out, arena);
+    odx_op_narrow_end(saved);
+    return rc;
 }

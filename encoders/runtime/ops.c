@@ -13,6 +13,27 @@
 #include <omp.h>
 #endif
 
+int odx_op_narrow_begin(double flops)
+{
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    if (saved > 1 && flops < ODX_OP_SERIAL_FLOPS) {
+        omp_set_num_threads(1);
+        return saved;
+    }
+#endif
+    (void)flops;
+    return 0;
+}
+
+void odx_op_narrow_end(int saved)
+{
+#ifdef _OPENMP
+    if (saved > 0) omp_set_num_threads(saved);
+#endif
+    (void)saved;
+}
+
 int odx_op_threads(void)
 {
 #ifdef _OPENMP

@@ -53,4 +53,16 @@ int odx_op_attention_rows(const float *qkv, const int *seq_off, const int *qrow,
 /* Number of OpenMP threads kernels use (1 without OpenMP). */
 int odx_op_threads(void);
 
+/* Small passes on the calling thread alone: when flops is under
+ * ODX_OP_SERIAL_FLOPS, odx_op_narrow_begin() limits this thread's OpenMP
+ * team (and OpenBLAS, which follows it) to one thread and returns the count
+ * to restore with odx_op_narrow_end(); otherwise it returns 0 and changes
+ * nothing. A pass is dozens of parallel regions; for a small model each is
+ * microseconds of work, and on a busy machine every barrier waits for a
+ * descheduled thread (omni-tiny's image tower: 40 images in 4.7 s with 2
+ * threads while another process held a core, 0.25 s with one). */
+#define ODX_OP_SERIAL_FLOPS 1e8
+int odx_op_narrow_begin(double flops);
+void odx_op_narrow_end(int saved);
+
 #endif
