@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 from multiprocessing import get_context
@@ -121,6 +122,38 @@ def augment(u8batch, gen):
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     x = (x - IMAGE_MEAN) / IMAGE_STD
     return x.expand(-1, 3, -1, -1)
+
+
+def augment_audio(x, gen):
+    """Speaker and timing variation on normalised fbanks [B,1,M,T], so the
+    tower learns words rather than the training voices: a mel-axis warp
+    about 0 Hz (vocal tract length, 0.88-1.12), a time stretch (0.85-1.15)
+    and shift (+-10 frames), then one frequency and two time masks
+    (SpecAugment). Applied to 80% of the batch."""
+    b, _, m, t = x.shape
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(b, generator=gen)  # noqa: E731
+    on = torch.rand(b, generator=gen) < 0.8
+    ay = torch.where(on, 1.0 / u(0.88, 1.12), torch.ones(b))
+    bx = torch.where(on, u(0.85, 1.15), torch.ones(b))
+    sh = torch.where(on, u(-20.0 / t, 20.0 / t), torch.zeros(b))
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = bx
+    theta[:, 0, 2] = bx - 1 + sh
+    theta[:, 1, 1] = ay
+    theta[:, 1, 2] = ay - 1
+    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    ms = torch.arange(m).view(1, m, 1)
+    ts = torch.arange(t).view(1, 1, t)
+    f0 = (torch.rand(b, generator=gen) * m).long().view(b, 1, 1)
+    fw = (torch.rand(b, generator=gen) * 8).long().view(b, 1, 1)
+    mask = (ms >= f0) & (ms < f0 + fw)
+    for _ in range(2):
+        t0 = (torch.rand(b, generator=gen) * t).long().view(b, 1, 1)
+        tw = (torch.rand(b, generator=gen) * 16).long().view(b, 1, 1)
+        mask = mask | ((ts >= t0) & (ts < t0 + tw))
+    mask = mask & on.view(b, 1, 1)
+    return x.masked_fill(mask.unsqueeze(1), 0.0)
 
 
 def _speech_feats(item):
@@ -261,7 +294,7 @@ def evaluate(cfg, w, tok, ev):
     res["text->video"] = p_at_10(txt, qtl, vid, ev["vid_lab"])
     pts = torch.cat([embed_points(w, ev["pc"][i:i + 100], ev["pn"][i:i + 100]) for i in range(0, len(ev["pc"]), 100)])
     pl = ev["p_lab"]
-    qs, qsl = held_out_captions(data.SHAPE_TEMPLATES_HELDOUT, data.SHAPE_SYNONYMS, 5, 13)
+    qs, qsl = held_out_captions(data.SHAPE_TEMPLATES_HELDOUT, data.SHAPE_SYNONYMS, 5, 13, offset=N_FASHION)
     res["text->3d"] = p_at_10(embed_text(cfg, w, tok, qs), qsl, pts, pl)
     res["3d->3d"] = p_at_10(pts, pl, pts, pl, exclude_self=True)
     return res
@@ -291,26 +324,160 @@ def anchor_loss(emb, labels, txt, scale):
     return loss + 0.5 * lt
 
 
+def warm_cosine(step, steps, warm):
+    return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps))))
+
+
+def train_towers(cfg, w, tok, a_tr, a_tr_lab, pts, steps, ev, eval_every, out=None):
+    """The audio and point towers alone against the frozen text (and image)
+    towers: the slowest towers to learn get steps of their own (each ~1/2
+    of a joint step). Anchors: per step one random training caption per
+    class, from embeddings computed once."""
+    pc_tr, pn_tr, p_tr_lab = pts
+    with torch.no_grad():
+        bank = []
+        for syn, tpl in [(s_, data.FASHION_TEMPLATES_TRAIN) for s_ in data.FASHION_SYNONYMS] + \
+                        [(s_, data.SHAPE_TEMPLATES_TRAIN) for s_ in data.SHAPE_SYNONYMS]:
+            bank.append(embed_text(cfg, w, tok, [data.caption(t, n) for t in tpl for n in syn]))
+        scale = w["logit_scale"].detach().clamp(max=math.log(100.0)).exp()
+    params = [t for k, t in w.items() if k.startswith(("audio_", "point_"))]
+    for k, t in w.items():
+        t.requires_grad_(k.startswith(("audio_", "point_")))
+    opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.98), weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm_cosine(s, steps, 50))
+    gen = torch.Generator().manual_seed(1)
+    npr = np.random.default_rng(1)
+    t0 = time.time()
+    for step in range(steps):
+        pick = npr.integers(0, 1 << 30, len(bank))
+        txt = torch.stack([b[int(p) % len(b)] for b, p in zip(bank, pick)])
+        ai = npr.integers(0, len(a_tr), 64)
+        ab = torch.stack([a_tr[i][npr.integers(0, a_tr[i].shape[0])] for i in ai]).float()
+        la = anchor_loss(ref_audio.audio_features(AUDIO_CONFIG, w, augment_audio(ab, gen)), a_tr_lab[ai], txt, scale)
+        pi = torch.from_numpy(npr.integers(0, len(pc_tr), 32))
+        lp = anchor_loss(embed_points(w, pc_tr[pi], pn_tr[pi]), p_tr_lab[pi], txt, scale)
+        opt.zero_grad()
+        (la + lp).backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
+            el = time.time() - t0
+            log(f"tower step {step:5d}  loss aud {la.item():.3f} pts {lp.item():.3f}  {el:.0f} s "
+                f"({el / (step + 1):.2f} s/step)")
+        if eval_every and step and step % eval_every == 0:
+            log("  eval", {k: round(v, 3) for k, v in evaluate(cfg, w, tok, ev).items()})
+            if out:
+                export(out, cfg, w)  # a checkpoint: the audio phase may be cut short
+
+
+# Words the text tower is shown around the class nouns so that unseen words
+# in a query ("a 3d scan of ...") do not move it: common words plus random
+# letter strings. None of the held-out templates' words are here.
+FILLERS = ["very", "nice", "new", "big", "small", "your", "please", "really", "some", "cool", "here", "there",
+           "look", "at", "with", "and", "or", "in", "on", "wow", "hello", "good", "great", "best", "cheap", "red",
+           "blue", "green", "white", "dark", "light", "detailed", "simple", "digital", "view", "shot", "sample",
+           "item", "object", "thing", "quick", "pretty", "large", "another", "one", "two", "top view", "side view"]
+
+
+def noisy_caption(rng, template, noun):
+    """A training caption with 0-2 filler or made-up words inserted before
+    the noun phrase, sometimes one after it, sometimes a word dropped."""
+    head, _, tail = template.partition("{")
+    slot, tail = "{" + tail.split("}")[0] + "}", tail.split("}", 1)[1]
+    words = head.split()
+    if words and rng.random() < 0.2:
+        words.pop(rng.randrange(len(words)))
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        fw = rng.choice(FILLERS) if rng.random() < 0.6 else \
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+        words.insert(rng.randint(0, len(words)), fw)
+    t = " ".join(words + [slot]) + tail
+    if rng.random() < 0.3:
+        t += " " + rng.choice(FILLERS)
+    return data.caption(t, noun)
+
+
+def train_text(cfg, w, tok, steps):
+    """The text tower alone, taught to put noisy captions where the clean
+    training captions of their class already are (the mean of their
+    embeddings, frozen): the other towers were aligned to those points, so
+    the space stays put while the text tower learns to ignore words it has
+    not seen."""
+    classes = [(s_, data.FASHION_TEMPLATES_TRAIN) for s_ in data.FASHION_SYNONYMS] + \
+              [(s_, data.SHAPE_TEMPLATES_TRAIN) for s_ in data.SHAPE_SYNONYMS]
+    with torch.no_grad():
+        protos = F.normalize(torch.stack([embed_text(cfg, w, tok, [data.caption(t, n) for t in tpl for n in syn]).mean(0)
+                                          for syn, tpl in classes]), dim=1)
+        scale = w["logit_scale"].detach().clamp(max=math.log(100.0)).exp()
+    params = [t for k, t in w.items() if k.startswith("text_")]
+    for k, t in w.items():
+        t.requires_grad_(k.startswith("text_"))
+    opt = torch.optim.AdamW(params, lr=3e-4, betas=(0.9, 0.98), weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm_cosine(s, steps, 30))
+    rng = random.Random(2)
+    labels = torch.arange(len(classes)).repeat_interleave(4)
+    t0 = time.time()
+    for step in range(steps):
+        texts = []
+        for syn, tpl in classes:
+            for _ in range(4):
+                texts.append(noisy_caption(rng, rng.choice(tpl), rng.choice(syn)) if rng.random() < 0.75
+                             else data.caption(rng.choice(tpl), rng.choice(syn)))
+        e = embed_text(cfg, w, tok, texts)
+        loss = F.cross_entropy(scale * e @ protos.T, labels) + (1 - (e * protos[labels]).sum(1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"text step {step:5d}  loss {loss.item():.3f}  {time.time() - t0:.0f} s")
+
+
+def print_table(res):
+    log("\nheld-out validation (P@10):")
+    log("| pair | P@10 |\n|---|---|")
+    for k, v in res.items():
+        log(f"| {k} | {v:.3f} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(data.TOP, "models", "omni-tiny"))
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--train-speech", type=int, default=4000)
+    ap.add_argument("--train-speech", type=int, default=10000)
     ap.add_argument("--train-shapes", type=int, default=3000)
+    ap.add_argument("--speech-synonyms", type=int, default=data.SPEECH_SYNONYMS,
+                    help="names per class the speech says (data.SPEECH_SYNONYMS)")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--eval-only", action="store_true", help="evaluate the model already in --out")
+    ap.add_argument("--resume", help="start from the model in this directory instead of random weights")
+    ap.add_argument("--text-steps", type=int, default=0,
+                    help="last, this many steps of the text tower alone on noisy captions (see train_text)")
+    ap.add_argument("--tower-steps", type=int, default=0,
+                    help="after the joint steps, this many steps of the audio and point towers alone against the "
+                         "frozen text tower")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # tiny weights/moments must not fall onto the slow denormal path
     torch.manual_seed(0)
     t_start = time.time()
     os.makedirs(args.out, exist_ok=True)
-    tok = build_tokenizer(args.out)
+    if args.resume and os.path.abspath(args.resume) != os.path.abspath(args.out):
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copy(os.path.join(args.resume, f), args.out)
+    if args.eval_only or args.resume:
+        tok = ClipTokenizer(os.path.join(args.out, "vocab.json"), os.path.join(args.out, "merges.txt"))
+    else:
+        tok = build_tokenizer(args.out)
     log(f"tokenizer: {len(tok.vocab)} tokens")
 
     log("data:")
     xtr, ytr = data.load_fashion("train")
     xte, yte = data.load_fashion("test")
+    data.SPEECH_SYNONYMS = args.speech_synonyms
     train_var, held_var = data.voice_split()
     sp_tr = data.speech_items(args.train_speech, train_var, data.SPEECH_TEMPLATES_TRAIN, seed=21,
                               accents=data.ACCENTS[:-1])
@@ -329,21 +496,26 @@ def main():
           "pc": pc_te, "pn": pn_te, "p_lab": torch.tensor([c for c, _ in sh_te]) + N_FASHION}
     t_data = time.time() - t_start
     log(f"  data ready in {t_data:.0f} s")
+    if args.eval_only:
+        cfg = json.load(open(os.path.join(args.out, "config.json")))
+        w = safetensors_io.load(os.path.join(args.out, "model.safetensors"))
+        print_table(evaluate(cfg, w, tok, ev))
+        return
 
     cfg, w = initial_weights(len(tok.vocab), tok.bos, tok.eos)
+    if args.resume:
+        w = safetensors_io.load(os.path.join(args.resume, "model.safetensors"))
     for t in w.values():
         t.requires_grad_(True)
     decay = [t for k, t in w.items() if t.dim() >= 2 and "embedding" not in k]
     rest = [t for k, t in w.items() if not (t.dim() >= 2 and "embedding" not in k)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
                             lr=1e-3, betas=(0.9, 0.98))
-    warm = 100
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warm_cosine(s, args.steps, 100))
     rng = random.Random(0)
     gen = torch.Generator().manual_seed(0)
     npr = np.random.default_rng(0)
-    BI, BA, BP = 128, 64, 32
+    BI, BA, BP = 160, 64, 32
     t0 = time.time()
     for step in range(args.steps):
         txt = embed_text(cfg, w, tok, class_captions(rng))
@@ -352,7 +524,8 @@ def main():
         li = anchor_loss(image_fwd(cfg, w, augment(xtr[ii], gen)), torch.from_numpy(ytr[ii]), txt, scale)
         ai = npr.integers(0, len(a_tr), BA)
         ab = torch.stack([a_tr[i][npr.integers(0, a_tr[i].shape[0])] for i in ai]).float()
-        la = anchor_loss(ref_audio.audio_features(AUDIO_CONFIG, w, ab), a_tr_lab[ai], txt, scale)
+        la = anchor_loss(ref_audio.audio_features(AUDIO_CONFIG, w, augment_audio(ab, gen)), a_tr_lab[ai], txt,
+                         scale)
         loss = li + la
         if step % 2 == 0:  # shapes are the easy task: every other step is enough
             pi = torch.from_numpy(npr.integers(0, len(pc_tr), BP))
@@ -369,12 +542,14 @@ def main():
                 f"scale {scale.item():.1f}  {el:.0f} s ({el / (step + 1):.2f} s/step)")
         if args.eval_every and step and step % args.eval_every == 0:
             log("  eval", {k: round(v, 3) for k, v in evaluate(cfg, w, tok, ev).items()})
+    if args.tower_steps:
+        train_towers(cfg, w, tok, a_tr, a_tr_lab, (pc_tr, pn_tr, p_tr_lab), args.tower_steps, ev, args.eval_every,
+                     args.out)
+    if args.text_steps:
+        train_text(cfg, w, tok, args.text_steps)
     t_train = time.time() - t0
     res = evaluate(cfg, w, tok, ev)
-    log("\nheld-out validation (P@10):")
-    log("| pair | P@10 |\n|---|---|")
-    for k, v in res.items():
-        log(f"| {k} | {v:.3f} |")
+    print_table(res)
     export(args.out, cfg, w)
     total = time.time() - t_start
     log(f"\ndata {t_data:.0f} s, training {t_train:.0f} s, total {total:.0f} s")
@@ -389,8 +564,12 @@ def write_readme(args, res, t_data, t_train, total, vocab, w):
              ("text_", "vision_", "visual_", "audio_", "point_")}
     size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
     _, held = data.voice_split()
+    audio_phase = (f", then {args.tower_steps} steps of the audio and point towers alone against the frozen "
+                   "text tower (lr 1e-3)") if args.tower_steps else ""
     rows = "\n".join(f"| {k} | {v:.3f} |" for k, v in res.items())
-    cmd = "/usr/bin/python3 tools/omni_tiny/train.py" + ("" if args.steps == 1500 else f" --steps {args.steps}")
+    cmd = " ".join(["/usr/bin/python3", "tools/omni_tiny/train.py"] + sys.argv[1:])
+    if args.resume:
+        cmd = f"(continued from the model in {args.resume})\n" + cmd
     text = f"""# omni-tiny
 
 omnidex's own small aligned space: **text, image, video, audio and 3D in one
@@ -419,8 +598,10 @@ and test space, not a general-purpose model: it knows 10 clothing classes
   class (`tools/omni_tiny/data.py`); {len(data.FASHION_TEMPLATES_HELDOUT)} + {len(data.SHAPE_TEMPLATES_HELDOUT)} held-out templates are used only
   for evaluation and the demo's queries.
 - **Speech**: `espeak-ng` speaking short captions ({args.train_speech} clips), voices = 7
-  accents x {len(data.voice_variants()) - len(held)} variants, speed 120-220 wpm, pitch 20-80, random level,
-  leading silence and white/brown noise at 12-40 dB SNR, resampled to 16 kHz.
+  accents x {len(data.voice_variants()) - len(held)} variants, speed 110-230 wpm, pitch 15-85, random level,
+  leading silence and white/brown noise at 12-40 dB SNR, resampled to 16 kHz;
+  in training also a mel-axis warp (vocal tract length), time stretch and
+  shift, and SpecAugment masks on the fbank features.
   Held out (never heard in training): the accent `en-us-nyc` and the
   variants {", ".join(held)}.
 - **3D**: {args.train_shapes} generated meshes of 10 classes ({", ".join(data.SHAPE_CLASSES)})
@@ -438,7 +619,7 @@ Text is the anchor: each step embeds one random training caption per class
 (20 classes); the image, audio and point batches are classified against
 those caption embeddings with a learnable logit scale (cross-entropy), plus
 the captions' side of the same logits. AdamW, lr 1e-3, cosine schedule,
-{args.steps} steps, seeds fixed, 2 threads. Measured on this 2-core machine
+{args.steps} joint steps{audio_phase}, seeds fixed, {args.threads} thread(s). Measured on this 2-core machine
 (shared with other jobs while it ran): data {t_data:.0f} s (espeak-ng synthesis
 and point grouping are cached in build/omni-cache/), training {t_train:.0f} s,
 total {total:.0f} s.
