@@ -54,7 +54,7 @@ LIB := $(B)/libomnidex.a
 FAISS_LIBS := $(FAISS_DIR)/lib/libfaiss_c.a $(FAISS_DIR)/lib/libfaiss.a
 TEST_BINS := $(patsubst %.c,$(B)/%,$(TEST_SRCS))
 
-.PHONY: all deps test demo bench clean unit-tests
+.PHONY: all deps test demo demo-vectors bench clean unit-tests
 BENCH_TARGETS ?=
 all: $(B)/omnidex $(PROGS)
 
@@ -91,7 +91,11 @@ test: all $(TEST_BINS)
 	@tools/run-tests.sh $(B) $(TEST_BINS) -- $(TEST_SCRIPTS)
 
 demo: all
-	@tools/demo.sh
+	@OMNIDEX_BIN=$(B)/omnidex tools/demo.sh
+
+# The earlier vector-only demo: Fashion-MNIST pixels as vectors through put/search.
+demo-vectors: all
+	@OMNIDEX_BIN=$(B)/omnidex /usr/bin/python3 tools/demo_vectors.py
 
 bench: all $(BENCH_TARGETS)
 

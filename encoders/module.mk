@@ -19,6 +19,8 @@ TEST_SRCS += tests/unit/test_enc_safetensors.c tests/unit/test_enc_ops.c \
 TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_tokenizer_parity.py \
                 tests/integration/enc_image_parity.py tests/integration/enc_space.py \
                 tests/integration/enc_hub.py tests/integration/enc_space_media.py
+# omni-tiny: C == PyTorch on the shipped model, and the demo's P@10 floors
+TEST_SCRIPTS += tools/omni_tiny/check_c.py tests/integration/omni_demo.py
 LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 
 # enc-tool: a thin program over the encoder API used by the parity tests and

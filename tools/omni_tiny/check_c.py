@@ -31,7 +31,7 @@ TOL = 1e-4
 
 
 def main():
-    build = sys.argv[1]
+    build = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OMNIDEX_BUILD", "build/rel")
     model = sys.argv[2] if len(sys.argv) > 2 else os.path.join(data.TOP, "models", "omni-tiny")
     torch.set_num_threads(2)
     cfg = json.load(open(os.path.join(model, "config.json")))
