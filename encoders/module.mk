@@ -26,14 +26,14 @@ LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 # enc-tool: a thin program over the encoder API used by the parity tests and
 # the benchmark (embed token ids / pixel tensors / files, print vectors).
 PROGS += $(B)/enc-tool
-$(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+$(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
 
 # audio-tool: a thin program over the audio path (decode, fbank, embed) for
 # the audio parity test and bench/encoders/audio_bench.py.
 PROGS += $(B)/audio-tool
-$(B)/audio-tool: $(B)/encoders/tools/audio_tool.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+$(B)/audio-tool: $(B)/encoders/tools/audio_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
 
 # Encoder throughput vs PyTorch; writes the "## Encoders" and "## Media
 # encoders (audio, video, 3D)" sections of bench/RESULTS.md.
@@ -52,8 +52,8 @@ TEST_SRCS += tests/unit/test_enc_mesh.c
 TEST_SCRIPTS += tests/integration/enc_point_parity.py tests/integration/enc_mesh_files.py
 LDLIBS += -lassimp
 PROGS += $(B)/mesh-tool
-$(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+$(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
 
 # video path (docs/modalities.md "Video"): decoding from memory by libav*,
 # frame sampling, RGB conversion, audio track; video-tool is a thin program over it.
@@ -62,5 +62,5 @@ TEST_SRCS += tests/unit/test_enc_video.c
 TEST_SCRIPTS += tests/integration/enc_video_files.py
 LDLIBS += -lavformat -lavcodec -lswscale -lswresample -lavutil
 PROGS += $(B)/video-tool
-$(B)/video-tool: $(B)/encoders/tools/video_tool.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libomnidex.a $(LDLIBS)
+$(B)/video-tool: $(B)/encoders/tools/video_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)

@@ -30,56 +30,10 @@
 #include "encoders/media/audio.h"
 #include "encoders/media/fbank.h"
 #include "encoders/models/audio_tower.h"
+#include "encoders/tools/tool_io.h"
 #include "encoders/runtime/arena.h"
 #include "encoders/runtime/safetensors.h"
 
-#define TOOL_MAX_FILE (1u << 30)
-
-static int die(int rc)
-{
-    fprintf(stderr, "audio-tool: %s: %s\n", odx_strerror(rc), odx_last_error());
-    return 1;
-}
-
-static int slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(ODX_ENOTFOUND, "%s: cannot open", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = NULL;
-    int rc = 0;
-    for (;;) {
-        if ((rc = odx_grow(&buf, &cap, n + (1 << 16) + 1, 1))) break;
-        if (!buf && (buf = odx_malloc(cap)) == NULL) { rc = odx_error(ODX_ENOMEM, "out of memory"); break; }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0) break;
-        if (n > TOOL_MAX_FILE) { rc = odx_error(ODX_ELIMIT, "%s: over 1 GiB", path); break; }
-    }
-    fclose(f);
-    if (rc) { odx_free(buf); return rc; }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
-static int write_out(const char *path, const float *v, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return odx_error(ODX_EIO, "%s: cannot create", path);
-    size_t w = n ? fwrite(v, sizeof(float), n, f) : 0;
-    if (fclose(f) != 0 || w != n) return odx_error(ODX_EIO, "%s: write failed", path);
-    return 0;
-}
-
-static double arg_num(const char *s, double lo, double hi)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == 0 || *end || !(v >= lo && v <= hi)) { fprintf(stderr, "audio-tool: bad number '%s'\n", s); exit(2); }
-    return v;
-}
 
 static void print_vector(const float *v, int dim)
 {
@@ -95,7 +49,7 @@ static int read_config(const char *path, cJSON **root, const cJSON **audio, int 
 {
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len);
+    int rc = odx_tool_read(path, &buf, &len);
     if (rc) return rc;
     *root = cJSON_ParseWithLength(buf, len);
     odx_free(buf);
@@ -138,7 +92,7 @@ static int read_f32(const char *path, float **out, int64_t *n)
 {
     char *buf;
     size_t len;
-    int rc = slurp(path, &buf, &len);
+    int rc = odx_tool_read(path, &buf, &len);
     if (rc) return rc;
     if (len % sizeof(float)) { odx_free(buf); return odx_error(ODX_EINVAL, "%s: not float32 data", path); }
     *out = (float *)buf; /* odx_malloc memory is aligned for any type */
@@ -152,26 +106,26 @@ static int cmd_decode(int argc, char **argv)
     int rate = 0;
     double maxs = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = (int)arg_num(argv[++i], 0, ODX_AUDIO_MAX_RATE);
-        else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) maxs = arg_num(argv[++i], 0, 1e9);
+        if (!strcmp(argv[i], "--rate") && i + 1 < argc) rate = (int)odx_tool_arg_num("audio-tool", argv[++i], 0, ODX_AUDIO_MAX_RATE);
+        else if (!strcmp(argv[i], "--max-seconds") && i + 1 < argc) maxs = odx_tool_arg_num("audio-tool", argv[++i], 0, 1e9);
         else if (!strcmp(argv[i], "--raw") && i + 1 < argc) raw = argv[++i];
         else { fprintf(stderr, "audio-tool decode: unknown option %s\n", argv[i]); return 2; }
     }
     char *buf;
     size_t len;
-    int rc = slurp(file, &buf, &len);
-    if (rc) return die(rc);
+    int rc = odx_tool_read(file, &buf, &len);
+    if (rc) return odx_tool_die("audio-tool", rc);
     odx_pcm pcm;
     rc = odx_audio_decode(buf, len, rate, maxs, &pcm);
     const char *fmt = odx_audio_format_name(buf, len);
     odx_free(buf);
-    if (rc) return die(rc);
-    if (raw) rc = write_out(raw, pcm.samples, (size_t)pcm.n);
+    if (rc) return odx_tool_die("audio-tool", rc);
+    if (raw) rc = odx_tool_write_f32(raw, pcm.samples, (size_t)pcm.n);
     if (!rc)
         printf("{\"format\":\"%s\",\"rate\":%d,\"samples\":%lld,\"seconds\":%.6f}\n", fmt, pcm.rate,
                (long long)pcm.n, (double)pcm.n / pcm.rate);
     odx_pcm_free(&pcm);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("audio-tool", rc) : 0;
 }
 
 static int cmd_fbank(const char *wave, const char *cfgpath, const char *outp)
@@ -189,7 +143,7 @@ static int cmd_fbank(const char *wave, const char *cfgpath, const char *outp)
     size_t per = (size_t)c.fbank.num_mel_bins * c.fbank.target_length;
     if (!rc && !(out = odx_malloc(per * sizeof(float)))) rc = odx_error(ODX_ENOMEM, "out of memory");
     if (!rc) rc = odx_fbank_compute(fb, w, n, out);
-    if (!rc) rc = write_out(outp, out, per);
+    if (!rc) rc = odx_tool_write_f32(outp, out, per);
     if (!rc)
         printf("{\"mel\":%d,\"frames\":%d,\"kaldi_frames\":%lld}\n", c.fbank.num_mel_bins, c.fbank.target_length,
                (long long)odx_fbank_num_frames(fb, n));
@@ -197,7 +151,7 @@ static int cmd_fbank(const char *wave, const char *cfgpath, const char *outp)
     odx_free(out);
     odx_fbank_close(fb);
     cJSON_Delete(root);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("audio-tool", rc) : 0;
 }
 
 static int cmd_embed(const char *dir, const char *file, int raw_pcm)
@@ -213,7 +167,7 @@ static int cmd_embed(const char *dir, const char *file, int raw_pcm)
         } else {
             char *buf;
             size_t len;
-            if (!(rc = slurp(file, &buf, &len))) {
+            if (!(rc = odx_tool_read(file, &buf, &len))) {
                 rc = odx_audio_decode(buf, len, odx_audio_tower_config(m.tower)->fbank.sample_rate, 0, &pcm);
                 odx_free(buf);
                 w = pcm.samples;
@@ -229,7 +183,7 @@ static int cmd_embed(const char *dir, const char *file, int raw_pcm)
     odx_pcm_free(&pcm);
     odx_free(v);
     model_close(&m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("audio-tool", rc) : 0;
 }
 
 static int cmd_embed_features(const char *dir, const char *feats, const char *ns, const char *outp)
@@ -237,7 +191,7 @@ static int cmd_embed_features(const char *dir, const char *feats, const char *ns
     model m;
     float *x = NULL, *v = NULL;
     int64_t cnt = 0;
-    int n = (int)arg_num(ns, 0, 4096);
+    int n = (int)odx_tool_arg_num("audio-tool", ns, 0, 4096);
     int rc = model_open(dir, &m);
     if (!rc) rc = read_f32(feats, &x, &cnt);
     if (!rc) {
@@ -249,11 +203,11 @@ static int cmd_embed_features(const char *dir, const char *feats, const char *ns
     int dim = rc ? 0 : odx_audio_tower_dim(m.tower);
     if (!rc && !(v = odx_malloc((size_t)(n ? n : 1) * dim * sizeof(float)))) rc = odx_error(ODX_ENOMEM, "out of memory");
     if (!rc) rc = odx_audio_tower_embed_features(m.tower, &m.arena, x, n, v);
-    if (!rc) rc = write_out(outp, v, (size_t)n * dim);
+    if (!rc) rc = odx_tool_write_f32(outp, v, (size_t)n * dim);
     odx_free(x);
     odx_free(v);
     model_close(&m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("audio-tool", rc) : 0;
 }
 
 /* Process CPU time (every thread), beside the wall clock: on a shared
@@ -268,14 +222,14 @@ static double cpu_now(void)
 /* Time per embedding of FILE: decode+resample, fbank of the clips, tower. */
 static int cmd_bench(const char *dir, const char *file, const char *its)
 {
-    int iters = (int)arg_num(its, 1, 100000);
+    int iters = (int)odx_tool_arg_num("audio-tool", its, 1, 100000);
     model m;
     char *buf = NULL;
     size_t len = 0;
     float *feats = NULL, *emb = NULL;
     int rc = model_open(dir, &m);
-    if (!rc) rc = slurp(file, &buf, &len);
-    if (rc) { odx_free(buf); model_close(&m); return die(rc); }
+    if (!rc) rc = odx_tool_read(file, &buf, &len);
+    if (rc) { odx_free(buf); model_close(&m); return odx_tool_die("audio-tool", rc); }
     const odx_audio_config *c = odx_audio_tower_config(m.tower);
     odx_fbank *fb = NULL;
     rc = odx_fbank_create(&c->fbank, &fb);
@@ -317,7 +271,7 @@ static int cmd_bench(const char *dir, const char *file, const char *its)
     odx_free(emb);
     odx_free(buf);
     model_close(&m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("audio-tool", rc) : 0;
 }
 
 int main(int argc, char **argv)

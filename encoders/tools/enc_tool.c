@@ -28,41 +28,7 @@
 #include "encoders/models/hub.h"
 #include "encoders/space.h"
 #include "encoders/tokenizer/clip_bpe.h"
-
-static int die(int rc)
-{
-    fprintf(stderr, "enc-tool: %s: %s\n", odx_strerror(rc), odx_last_error());
-    return 1;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = odx_malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = odx_realloc(buf, cap * 2);
-            if (!nb) { odx_free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
-static int write_out(const char *path, const float *v, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(v, sizeof(float), n, f) != n) { if (f) fclose(f); return 1; }
-    return fclose(f) != 0;
-}
+#include "encoders/tools/tool_io.h"
 
 static long arg_long(const char *s, long lo, long hi)
 {
@@ -75,7 +41,7 @@ static long arg_long(const char *s, long lo, long hi)
 static int cmd_ids(odx_clip *m, const char *in, const char *outp)
 {
     size_t len;
-    char *buf = slurp(in, &len);
+    char *buf = odx_tool_slurp(in, &len);
     if (!buf || len < 4) { fprintf(stderr, "enc-tool: cannot read %s\n", in); return 1; }
     int32_t *w = (int32_t *)(void *)buf;
     size_t nw = len / 4, pos = 1;
@@ -92,7 +58,7 @@ static int cmd_ids(odx_clip *m, const char *in, const char *outp)
     int dim = odx_clip_dim(m);
     float *out = odx_malloc((size_t)n * dim * sizeof(float));
     int rc = odx_clip_embed_ids(m, ids, off, n, out);
-    int ret = rc ? die(rc) : write_out(outp, out, (size_t)n * dim);
+    int ret = rc ? odx_tool_die("enc-tool", rc) : odx_tool_write_f32(outp, out, (size_t)n * dim);
     odx_free(out); odx_free(ids); odx_free(off); odx_free(buf);
     return ret;
 }
@@ -100,7 +66,7 @@ static int cmd_ids(odx_clip *m, const char *in, const char *outp)
 static int cmd_pixels(odx_clip *m, const char *in, int n, const char *outp)
 {
     size_t len;
-    char *buf = slurp(in, &len);
+    char *buf = odx_tool_slurp(in, &len);
     int s = odx_clip_get_config(m)->vision.image_size;
     if (!buf || len != (size_t)n * 3 * s * s * 4) {
         fprintf(stderr, "enc-tool: %s has the wrong size\n", in);
@@ -110,7 +76,7 @@ static int cmd_pixels(odx_clip *m, const char *in, int n, const char *outp)
     int dim = odx_clip_dim(m);
     float *out = odx_malloc((size_t)n * dim * sizeof(float));
     int rc = odx_clip_embed_pixels(m, (const float *)(void *)buf, n, out);
-    int ret = rc ? die(rc) : write_out(outp, out, (size_t)n * dim);
+    int ret = rc ? odx_tool_die("enc-tool", rc) : odx_tool_write_f32(outp, out, (size_t)n * dim);
     odx_free(out); odx_free(buf);
     return ret;
 }
@@ -141,7 +107,7 @@ static int cmd_tokenize(const char *vocab, const char *merges, int ctx)
 {
     odx_bpe *b;
     int rc = odx_bpe_open(vocab, merges, &b);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("enc-tool", rc);
     int n;
     char **lines = read_lines(&n);
     int32_t *ids = odx_malloc((size_t)ctx * sizeof *ids);
@@ -175,13 +141,13 @@ static int cmd_preprocess(const char *cfg, const char *file, const char *outp)
     odx_clip_preproc_default(&p);
     size_t len;
     if (strcmp(cfg, "-") != 0) {
-        char *j = slurp(cfg, &len);
+        char *j = odx_tool_slurp(cfg, &len);
         if (!j) { fprintf(stderr, "enc-tool: cannot read %s\n", cfg); return 1; }
         int rc = odx_clip_preproc_parse(j, len, &p);
         odx_free(j);
-        if (rc) return die(rc);
+        if (rc) return odx_tool_die("enc-tool", rc);
     }
-    char *data = slurp(file, &len);
+    char *data = odx_tool_slurp(file, &len);
     if (!data) { fprintf(stderr, "enc-tool: cannot read %s\n", file); return 1; }
     odx_image img = {0, 0, NULL};
     float *out = NULL;
@@ -190,7 +156,7 @@ static int cmd_preprocess(const char *cfg, const char *file, const char *outp)
         out = odx_malloc((size_t)3 * p.crop_h * p.crop_w * sizeof(float));
         rc = out ? odx_clip_preprocess(&p, &img, out) : ODX_ENOMEM;
     }
-    ret = rc ? die(rc) : write_out(outp, out, (size_t)3 * p.crop_h * p.crop_w);
+    ret = rc ? odx_tool_die("enc-tool", rc) : odx_tool_write_f32(outp, out, (size_t)3 * p.crop_h * p.crop_w);
     odx_free(out); odx_free(data);
     odx_image_free(&img);
     return ret;
@@ -237,7 +203,7 @@ static int cmd_bench(odx_clip *m, const char *what, int batch, int iters)
         odx_free(ids); odx_free(off);
     }
     odx_free(out);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("enc-tool", rc);
     printf("%s batch=%d best_s=%.6f per_s=%.2f\n", what, batch, best, batch / best);
     return 0;
 }
@@ -246,10 +212,10 @@ static int cmd_embed(const char *space, const char *flag, const char *arg)
 {
     odx_space *s;
     int rc = strchr(space, '/') ? odx_space_open(space, &s) : odx_space_open_name(space, &s);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("enc-tool", rc);
     odx_modality m = strcmp(flag, "--image") == 0 ? ODX_MODALITY_IMAGE : ODX_MODALITY_TEXT;
     size_t len = 0;
-    char *data = m == ODX_MODALITY_IMAGE ? slurp(arg, &len) : odx_strdup(arg);
+    char *data = m == ODX_MODALITY_IMAGE ? odx_tool_slurp(arg, &len) : odx_strdup(arg);
     if (!data) { odx_space_close(s); fprintf(stderr, "enc-tool: cannot read %s\n", arg); return 1; }
     if (m == ODX_MODALITY_TEXT) len = strlen(data);
     int dim = odx_space_dim(s);
@@ -258,7 +224,7 @@ static int cmd_embed(const char *space, const char *flag, const char *arg)
     rc = v ? odx_space_embed(s, m, d, &len, 1, v) : ODX_ENOMEM;
     int ret = 0;
     if (rc) {
-        ret = die(rc);
+        ret = odx_tool_die("enc-tool", rc);
     } else {
         printf("{\"modality\":\"%s\",\"dim\":%d,\"vector\":[", odx_modality_name(m), dim);
         for (int i = 0; i < dim; i++) printf(i ? ",%.9g" : "%.9g", v[i]);
@@ -291,7 +257,7 @@ static int cmd_pull(int argc, char **argv)
     o.progress_ud = &last;
     int rc = odx_hub_pull(argv[2], argv[3], &o);
     fprintf(stderr, "\n");
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("enc-tool", rc);
     return 0;
 }
 
@@ -308,7 +274,7 @@ int main(int argc, char **argv)
     }
     odx_clip *m;
     int rc = odx_clip_open(argv[2], &m);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("enc-tool", rc);
     int dim = odx_clip_dim(m), ret = 2;
     if (strcmp(argv[1], "ids") == 0 && argc == 5) ret = cmd_ids(m, argv[3], argv[4]);
     else if (strcmp(argv[1], "pixels") == 0 && argc == 6) ret = cmd_pixels(m, argv[3], (int)arg_long(argv[4], 1, 100000), argv[5]);
@@ -319,7 +285,7 @@ int main(int argc, char **argv)
         char **lines = read_lines(&n);
         float *out = odx_malloc((size_t)(n ? n : 1) * dim * sizeof(float));
         rc = odx_clip_embed_texts(m, (const char *const *)lines, n, out);
-        ret = rc ? die(rc) : write_out(argv[3], out, (size_t)n * dim);
+        ret = rc ? odx_tool_die("enc-tool", rc) : odx_tool_write_f32(argv[3], out, (size_t)n * dim);
         odx_free(out);
         free_lines(lines, n);
     } else if (strcmp(argv[1], "images") == 0) {
@@ -328,12 +294,12 @@ int main(int argc, char **argv)
         size_t *lens = odx_malloc((size_t)(n ? n : 1) * sizeof *lens);
         int got = 0;
         for (; got < n; got++) {
-            data[got] = slurp(argv[4 + got], &lens[got]);
+            data[got] = odx_tool_slurp(argv[4 + got], &lens[got]);
             if (!data[got]) { fprintf(stderr, "enc-tool: cannot read %s\n", argv[4 + got]); break; }
         }
         float *out = odx_malloc((size_t)(n ? n : 1) * dim * sizeof(float));
         rc = got < n ? ODX_EIO : odx_clip_embed_image_bytes(m, (const void *const *)data, lens, n, out);
-        ret = rc ? die(rc) : write_out(argv[3], out, (size_t)n * dim);
+        ret = rc ? odx_tool_die("enc-tool", rc) : odx_tool_write_f32(argv[3], out, (size_t)n * dim);
         for (int i = 0; i < got; i++) odx_free((void *)data[i]);
         odx_free(data); odx_free(lens); odx_free(out);
     }

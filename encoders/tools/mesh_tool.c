@@ -28,48 +28,12 @@
 #include "encoders/media/points.h"
 #include "encoders/media/render.h"
 #include "encoders/models/point_tower.h"
-
-static int die(int rc)
-{
-    fprintf(stderr, "mesh-tool: %s: %s\n", odx_strerror(rc), odx_last_error());
-    return 1;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = odx_malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = odx_realloc(buf, cap * 2);
-            if (!nb) { odx_free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
-static int write_f32(const char *path, const float *v, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return odx_error(ODX_EIO, "cannot write %s", path);
-    size_t k = fwrite(v, sizeof(float), n, f);
-    if (fclose(f) != 0 || k != n) return odx_error(ODX_EIO, "short write to %s", path);
-    return 0;
-}
+#include "encoders/tools/tool_io.h"
 
 static float *read_f32(const char *path, size_t want)
 {
     size_t len = 0;
-    char *b = slurp(path, &len);
+    char *b = odx_tool_slurp(path, &len);
     if (!b) return NULL;
     if (len != want * sizeof(float)) {
         fprintf(stderr, "mesh-tool: %s holds %zu bytes, expected %zu\n", path, len, want * sizeof(float));
@@ -82,7 +46,7 @@ static float *read_f32(const char *path, size_t want)
 static int load_mesh(const char *path, odx_mesh *m)
 {
     size_t len = 0;
-    char *b = slurp(path, &len);
+    char *b = odx_tool_slurp(path, &len);
     if (!b) return odx_error(ODX_EIO, "cannot read %s", path);
     int rc = odx_mesh_decode(b, len, NULL, m);
     odx_free(b);
@@ -120,8 +84,8 @@ static void json_str(const char *s)
 static int cmd_decode(const char *path)
 {
     size_t len = 0;
-    char *b = slurp(path, &len);
-    if (!b) return die(odx_error(ODX_EIO, "cannot read %s", path));
+    char *b = odx_tool_slurp(path, &len);
+    if (!b) return odx_tool_die("mesh-tool", odx_error(ODX_EIO, "cannot read %s", path));
     odx_mesh m;
     int rc = odx_mesh_decode(b, len, NULL, &m);
     printf("{\"format\":\"%s\",", odx_mesh_format_name(b, len));
@@ -148,37 +112,37 @@ static int cmd_decode(const char *path)
 
 static int cmd_sample(int argc, char **argv)
 {
-    if (argc < 5) return die(odx_error(ODX_EINVAL, "usage: sample FILE N OUT.f32 [--normalize]"));
+    if (argc < 5) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: sample FILE N OUT.f32 [--normalize]"));
     int n = atoi(argv[3]);
-    if (n <= 0 || n > (1 << 24)) return die(odx_error(ODX_EINVAL, "bad N"));
+    if (n <= 0 || n > (1 << 24)) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "bad N"));
     odx_mesh m;
     int rc = load_mesh(argv[2], &m);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("mesh-tool", rc);
     float *p = odx_malloc((size_t)n * 3 * sizeof(float));
     rc = p ? odx_points_sample(&m, n, p) : odx_error(ODX_ENOMEM, "oom");
     if (!rc && argc > 5 && strcmp(argv[5], "--normalize") == 0) odx_points_normalize(p, n);
-    if (!rc) rc = write_f32(argv[4], p, (size_t)n * 3);
+    if (!rc) rc = odx_tool_write_f32(argv[4], p, (size_t)n * 3);
     odx_free(p);
     odx_mesh_free(&m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 static int cmd_group(int argc, char **argv)
 {
-    if (argc < 7) return die(odx_error(ODX_EINVAL, "usage: group PTS.f32 G K CENTRES.f32 NEIGH.f32"));
+    if (argc < 7) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: group PTS.f32 G K CENTRES.f32 NEIGH.f32"));
     size_t len = 0;
-    char *b = slurp(argv[2], &len);
-    if (!b) return die(odx_error(ODX_EIO, "cannot read %s", argv[2]));
+    char *b = odx_tool_slurp(argv[2], &len);
+    if (!b) return odx_tool_die("mesh-tool", odx_error(ODX_EIO, "cannot read %s", argv[2]));
     int n = (int)(len / 12), g = atoi(argv[3]), k = atoi(argv[4]);
-    if (g < 1 || k < 1 || g > n || k > n) { odx_free(b); return die(odx_error(ODX_EINVAL, "bad G/K")); }
+    if (g < 1 || k < 1 || g > n || k > n) { odx_free(b); return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "bad G/K")); }
     float *c = odx_malloc((size_t)g * 3 * sizeof(float)), *nb = odx_malloc((size_t)g * k * 3 * sizeof(float));
     int rc = c && nb ? odx_points_group((float *)b, n, g, k, c, nb) : odx_error(ODX_ENOMEM, "oom");
-    if (!rc) rc = write_f32(argv[5], c, (size_t)g * 3);
-    if (!rc) rc = write_f32(argv[6], nb, (size_t)g * k * 3);
+    if (!rc) rc = odx_tool_write_f32(argv[5], c, (size_t)g * 3);
+    if (!rc) rc = odx_tool_write_f32(argv[6], nb, (size_t)g * k * 3);
     odx_free(b);
     odx_free(c);
     odx_free(nb);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 typedef struct model {
@@ -192,7 +156,7 @@ static int model_open(const char *dir, model *m)
     size_t len = 0;
     memset(m, 0, sizeof *m);
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *js = slurp(path, &len);
+    char *js = odx_tool_slurp(path, &len);
     if (!js) return odx_error(ODX_EIO, "cannot read %s", path);
     cJSON *root = cJSON_ParseWithLength(js, len);
     odx_free(js);
@@ -221,10 +185,10 @@ static void print_vec(const float *v, int d)
 
 static int cmd_embed(int argc, char **argv)
 {
-    if (argc < 4) return die(odx_error(ODX_EINVAL, "usage: embed MODEL_DIR FILE..."));
+    if (argc < 4) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: embed MODEL_DIR FILE..."));
     model md;
     int rc = model_open(argv[2], &md);
-    if (rc) { model_close(&md); return die(rc); }
+    if (rc) { model_close(&md); return odx_tool_die("mesh-tool", rc); }
     int d = odx_point_tower_config(md.t)->proj_dim;
     float *v = odx_malloc((size_t)d * sizeof(float));
     odx_arena a;
@@ -241,15 +205,15 @@ static int cmd_embed(int argc, char **argv)
     odx_arena_free(&a);
     odx_free(v);
     model_close(&md);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 static int cmd_embed_groups(int argc, char **argv)
 {
-    if (argc < 7) return die(odx_error(ODX_EINVAL, "usage: embed-groups MODEL_DIR CENTRES.f32 NEIGH.f32 N OUT.f32"));
+    if (argc < 7) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: embed-groups MODEL_DIR CENTRES.f32 NEIGH.f32 N OUT.f32"));
     model md;
     int rc = model_open(argv[2], &md);
-    if (rc) { model_close(&md); return die(rc); }
+    if (rc) { model_close(&md); return odx_tool_die("mesh-tool", rc); }
     const odx_point_config *c = odx_point_tower_config(md.t);
     int n = atoi(argv[5]);
     float *cen = n > 0 ? read_f32(argv[3], (size_t)n * c->num_groups * 3) : NULL;
@@ -259,24 +223,24 @@ static int cmd_embed_groups(int argc, char **argv)
     odx_arena_init(&a);
     if (!cen || !nb || !out) rc = odx_error(ODX_EINVAL, "bad inputs");
     if (!rc) rc = odx_point_tower_embed_groups(md.t, &a, cen, nb, n, out);
-    if (!rc) rc = write_f32(argv[6], out, (size_t)n * c->proj_dim);
+    if (!rc) rc = odx_tool_write_f32(argv[6], out, (size_t)n * c->proj_dim);
     odx_arena_free(&a);
     odx_free(cen);
     odx_free(nb);
     odx_free(out);
     model_close(&md);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 static int cmd_render(int argc, char **argv)
 {
-    if (argc < 6) return die(odx_error(ODX_EINVAL, "usage: render FILE VIEWS SIZE OUTDIR"));
+    if (argc < 6) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: render FILE VIEWS SIZE OUTDIR"));
     int views = atoi(argv[3]), size = atoi(argv[4]);
     odx_mesh m;
     int rc = load_mesh(argv[2], &m);
-    if (rc) return die(rc);
+    if (rc) return odx_tool_die("mesh-tool", rc);
     odx_image img[ODX_RENDER_MAX_VIEWS];
-    if (views < 1 || views > ODX_RENDER_MAX_VIEWS) { odx_mesh_free(&m); return die(odx_error(ODX_EINVAL, "bad VIEWS")); }
+    if (views < 1 || views > ODX_RENDER_MAX_VIEWS) { odx_mesh_free(&m); return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "bad VIEWS")); }
     rc = odx_render_depth_views(&m, views, size, img);
     for (int i = 0; i < views && !rc; i++) {
         char path[4096];
@@ -290,23 +254,23 @@ static int cmd_render(int argc, char **argv)
     if (!rc)
         for (int i = 0; i < views; i++) odx_image_free(&img[i]);
     odx_mesh_free(&m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 /* Per stage, best of REPS: load (decode), sample + normalise + group, tower
  * (batch of one), render (6 views of 224). */
 static int cmd_bench(int argc, char **argv)
 {
-    if (argc < 5) return die(odx_error(ODX_EINVAL, "usage: bench MODEL_DIR FILE REPS"));
+    if (argc < 5) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: bench MODEL_DIR FILE REPS"));
     int reps = atoi(argv[4]);
     if (reps < 1) reps = 1;
     model md;
     int rc = model_open(argv[2], &md);
-    if (rc) { model_close(&md); return die(rc); }
+    if (rc) { model_close(&md); return odx_tool_die("mesh-tool", rc); }
     const odx_point_config *c = odx_point_tower_config(md.t);
     size_t len = 0;
-    char *b = slurp(argv[3], &len);
-    if (!b) { model_close(&md); return die(odx_error(ODX_EIO, "cannot read %s", argv[3])); }
+    char *b = odx_tool_slurp(argv[3], &len);
+    if (!b) { model_close(&md); return odx_tool_die("mesh-tool", odx_error(ODX_EIO, "cannot read %s", argv[3])); }
     float *pts = odx_malloc((size_t)c->num_points * 3 * sizeof(float));
     float *cen = odx_malloc((size_t)c->num_groups * 3 * sizeof(float));
     float *nb = odx_malloc((size_t)c->num_groups * c->group_size * 3 * sizeof(float));
@@ -349,7 +313,7 @@ static int cmd_bench(int argc, char **argv)
     odx_free(nb);
     odx_free(v);
     model_close(&md);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 /* The preprocessing odx_clip_open configures: preprocessor_config.json when
@@ -360,7 +324,7 @@ static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p
     size_t len = 0;
     odx_clip_preproc_default(p);
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    char *js = slurp(path, &len);
+    char *js = odx_tool_slurp(path, &len);
     if (!js) {
         p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
         return 0;
@@ -374,9 +338,9 @@ static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p
  * mean pooling of the views is left out (microseconds). */
 static int cmd_bench_views(int argc, char **argv)
 {
-    if (argc < 6) return die(odx_error(ODX_EINVAL, "usage: bench-views CLIP_DIR FILE VIEWS REPS"));
+    if (argc < 6) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "usage: bench-views CLIP_DIR FILE VIEWS REPS"));
     int views = atoi(argv[4]), reps = atoi(argv[5]);
-    if (views < 1 || views > ODX_RENDER_MAX_VIEWS) return die(odx_error(ODX_EINVAL, "bad VIEWS"));
+    if (views < 1 || views > ODX_RENDER_MAX_VIEWS) return odx_tool_die("mesh-tool", odx_error(ODX_EINVAL, "bad VIEWS"));
     if (reps < 1) reps = 1;
     odx_clip *cm = NULL;
     odx_clip_preproc pre;
@@ -385,7 +349,7 @@ static int cmd_bench_views(int argc, char **argv)
     float *px = NULL, *out = NULL;
     int rc = odx_clip_open(argv[2], &cm);
     if (!rc) rc = model_preproc(argv[2], cm, &pre);
-    if (!rc && !(b = slurp(argv[3], &len))) rc = odx_error(ODX_EIO, "cannot read %s", argv[3]);
+    if (!rc && !(b = odx_tool_slurp(argv[3], &len))) rc = odx_error(ODX_EIO, "cannot read %s", argv[3]);
     int size = rc ? 0 : odx_clip_get_config(cm)->vision.image_size, dim = rc ? 0 : odx_clip_dim(cm);
     size_t per = (size_t)3 * pre.crop_h * pre.crop_w;
     if (!rc && (!(px = odx_malloc((size_t)views * per * sizeof *px)) || !(out = odx_malloc((size_t)views * dim * sizeof *out))))
@@ -422,7 +386,7 @@ static int cmd_bench_views(int argc, char **argv)
     odx_free(px);
     odx_free(out);
     odx_clip_close(cm);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
 int main(int argc, char **argv)

@@ -24,53 +24,15 @@
 #include "encoders/media/video.h"
 #include "encoders/models/clip.h"
 #include "omnidex.h"
-
-static int die(int rc)
-{
-    fprintf(stderr, "video-tool: %s: %s\n", odx_strerror(rc), odx_last_error());
-    return 1;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = odx_malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            char *nb = odx_realloc(buf, cap * 2);
-            if (!nb) { odx_free(buf); buf = NULL; break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
-static double arg_num(const char *s, double lo, double hi)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == 0 || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "video-tool: bad number '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
+#include "encoders/tools/tool_io.h"
 
 /* Parses the trailing --options from argv[from..]. */
 static void parse_opts(int argc, char **argv, int from, odx_video_opts *o)
 {
     for (int i = from; i < argc; i++) {
-        if (i + 1 < argc && strcmp(argv[i], "--frames") == 0) o->frames = (int)arg_num(argv[++i], 1, 100000);
-        else if (i + 1 < argc && strcmp(argv[i], "--max-seconds") == 0) o->max_seconds = arg_num(argv[++i], 0, 1e9);
-        else if (i + 1 < argc && strcmp(argv[i], "--max-pixels") == 0) o->max_pixels = (uint64_t)arg_num(argv[++i], 1, 1e15);
+        if (i + 1 < argc && strcmp(argv[i], "--frames") == 0) o->frames = (int)odx_tool_arg_num("video-tool", argv[++i], 1, 100000);
+        else if (i + 1 < argc && strcmp(argv[i], "--max-seconds") == 0) o->max_seconds = odx_tool_arg_num("video-tool", argv[++i], 0, 1e9);
+        else if (i + 1 < argc && strcmp(argv[i], "--max-pixels") == 0) o->max_pixels = (uint64_t)odx_tool_arg_num("video-tool", argv[++i], 1, 1e15);
         else {
             fprintf(stderr, "video-tool: unknown option '%s'\n", argv[i]);
             exit(2);
@@ -81,14 +43,14 @@ static void parse_opts(int argc, char **argv, int from, odx_video_opts *o)
 static int decode_file(const char *path, const odx_video_opts *o, odx_video *v)
 {
     size_t len = 0;
-    char *data = slurp(path, &len);
+    char *data = odx_tool_slurp(path, &len);
     if (!data) {
         fprintf(stderr, "video-tool: cannot read %s\n", path);
         return 1;
     }
     int rc = odx_video_decode(data, len, o, v);
     odx_free(data);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("video-tool", rc) : 0;
 }
 
 static void print_json(const odx_video *v)
@@ -163,7 +125,7 @@ static double now(void)
 static int cmd_bench(const char *path, int n, int rounds)
 {
     size_t len = 0;
-    char *data = slurp(path, &len);
+    char *data = odx_tool_slurp(path, &len);
     if (!data) {
         fprintf(stderr, "video-tool: cannot read %s\n", path);
         return 1;
@@ -177,7 +139,7 @@ static int cmd_bench(const char *path, int n, int rounds)
         double t = now() - t0;
         if (rc) {
             odx_free(data);
-            return die(rc);
+            return odx_tool_die("video-tool", rc);
         }
         dur = v.duration;
         odx_video_free(&v);
@@ -205,7 +167,7 @@ static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p
     size_t len = 0;
     odx_clip_preproc_default(p);
     snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    char *js = slurp(path, &len);
+    char *js = odx_tool_slurp(path, &len);
     if (!js) {
         p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
         return 0;
@@ -227,7 +189,7 @@ static int cmd_bench_embed(const char *dir, const char *path, int n, int rounds)
     float *px = NULL, *out = NULL;
     int rc = odx_clip_open(dir, &m);
     if (!rc) rc = model_preproc(dir, m, &pre);
-    if (!rc && !(data = slurp(path, &len))) rc = odx_error(ODX_EIO, "cannot read %s", path);
+    if (!rc && !(data = odx_tool_slurp(path, &len))) rc = odx_error(ODX_EIO, "cannot read %s", path);
     size_t per = (size_t)3 * pre.crop_h * pre.crop_w;
     int dim = rc ? 0 : odx_clip_dim(m);
     if (!rc && (!(px = odx_malloc((size_t)n * per * sizeof *px)) || !(out = odx_malloc((size_t)n * dim * sizeof *out))))
@@ -259,7 +221,7 @@ static int cmd_bench_embed(const char *dir, const char *path, int n, int rounds)
     odx_free(out);
     odx_free(data);
     odx_clip_close(m);
-    return rc ? die(rc) : 0;
+    return rc ? odx_tool_die("video-tool", rc) : 0;
 }
 
 int main(int argc, char **argv)
@@ -270,19 +232,19 @@ int main(int argc, char **argv)
         return cmd_probe(argv[2], &o);
     }
     if (argc >= 5 && strcmp(argv[1], "frames") == 0) {
-        o.frames = (int)arg_num(argv[3], 1, 100000);
+        o.frames = (int)odx_tool_arg_num("video-tool", argv[3], 1, 100000);
         parse_opts(argc, argv, 5, &o);
         return cmd_frames(argv[2], argv[4], &o);
     }
     if (argc >= 5 && strcmp(argv[1], "audio") == 0) {
-        int rate = (int)arg_num(argv[3], 1, 1e7);
+        int rate = (int)odx_tool_arg_num("video-tool", argv[3], 1, 1e7);
         parse_opts(argc, argv, 5, &o);
         return cmd_audio(argv[2], rate, argv[4], &o);
     }
     if (argc == 5 && strcmp(argv[1], "bench") == 0)
-        return cmd_bench(argv[2], (int)arg_num(argv[3], 1, 100000), (int)arg_num(argv[4], 1, 1000));
+        return cmd_bench(argv[2], (int)odx_tool_arg_num("video-tool", argv[3], 1, 100000), (int)odx_tool_arg_num("video-tool", argv[4], 1, 1000));
     if (argc == 6 && strcmp(argv[1], "bench-embed") == 0)
-        return cmd_bench_embed(argv[2], argv[3], (int)arg_num(argv[4], 1, 256), (int)arg_num(argv[5], 1, 1000));
+        return cmd_bench_embed(argv[2], argv[3], (int)odx_tool_arg_num("video-tool", argv[4], 1, 256), (int)odx_tool_arg_num("video-tool", argv[5], 1, 1000));
     fprintf(stderr, "usage: video-tool probe FILE [opts] | frames FILE N OUTDIR [opts] | audio FILE RATE OUT.f32 [opts]"
                     " | bench FILE N ROUNDS\n       video-tool bench-embed MODEL_DIR FILE N ROUNDS\n       opts: --frames N --max-seconds S --max-pixels P\n");
     return 2;

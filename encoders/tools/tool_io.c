@@ -1,0 +1,70 @@
+/* Shared helpers of the encoder tools (tool_io.h). */
+#include "encoders/tools/tool_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+
+#define TOOL_MAX_FILE (1u << 30)
+
+int odx_tool_read(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return odx_error(ODX_ENOTFOUND, "%s: cannot open", path);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = odx_malloc(cap);
+    int rc = buf ? 0 : odx_error(ODX_ENOMEM, "out of memory");
+    while (!rc) {
+        if (n + 1 >= cap) {
+            char *nb = odx_realloc(buf, cap * 2);
+            if (!nb) { rc = odx_error(ODX_ENOMEM, "out of memory reading %s", path); break; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0) break;
+        if (n > TOOL_MAX_FILE) rc = odx_error(ODX_ELIMIT, "%s: over 1 GiB", path);
+    }
+    if (!rc && ferror(f)) rc = odx_error(ODX_EIO, "%s: read error", path);
+    fclose(f);
+    if (rc) { odx_free(buf); return rc; }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+char *odx_tool_slurp(const char *path, size_t *len)
+{
+    char *buf = NULL;
+    return odx_tool_read(path, &buf, len) == 0 ? buf : NULL;
+}
+
+int odx_tool_write_f32(const char *path, const float *v, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return odx_error(ODX_EIO, "%s: cannot create", path);
+    size_t w = n ? fwrite(v, sizeof(float), n, f) : 0;
+    if (fclose(f) != 0 || w != n) return odx_error(ODX_EIO, "%s: write failed", path);
+    return 0;
+}
+
+int odx_tool_die(const char *prog, int rc)
+{
+    fprintf(stderr, "%s: %s: %s\n", prog, odx_strerror(rc), odx_last_error());
+    return 1;
+}
+
+double odx_tool_arg_num(const char *prog, const char *s, double lo, double hi)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == 0 || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "%s: bad number '%s'\n", prog, s);
+        exit(2);
+    }
+    return v;
+}
