@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import torchaudio.compliance.kaldi as kaldi
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_clip import _encoder  # noqa: E402  (the shared CLIP layer semantics)
+from ref_clip import _encoder, encoder_layer_weights  # noqa: E402  (the shared CLIP layer semantics)
 
 # Every audio_config key with its default (ImageBind's audio tower sizes and
 # front end: 128 mels x 204 frames, 16x16 patches with stride 10).
@@ -123,7 +123,7 @@ def random_weights(cfg, proj_dim, seed=0, dtype=torch.float32):
     def rn(*shape, std=0.02, mean=0.0):
         return (torch.randn(*shape, generator=g) * std + mean).to(dtype)
 
-    h, f, p = c["hidden_size"], c["intermediate_size"], c["patch_size"]
+    h, p = c["hidden_size"], c["patch_size"]
     gh, gw = grid(c)
     pre = "audio_model."
     w = {
@@ -136,18 +136,7 @@ def random_weights(cfg, proj_dim, seed=0, dtype=torch.float32):
         pre + "post_layernorm.bias": rn(h, std=0.05),
         "audio_projection.weight": rn(proj_dim, h, std=h ** -0.5),
     }
-    for i in range(c["num_hidden_layers"]):
-        lp = f"{pre}encoder.layers.{i}."
-        for ln in ("layer_norm1", "layer_norm2"):
-            w[lp + ln + ".weight"] = rn(h, std=0.1, mean=1.0)
-            w[lp + ln + ".bias"] = rn(h, std=0.05)
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            w[lp + "self_attn." + proj + ".weight"] = rn(h, h, std=h ** -0.5)
-            w[lp + "self_attn." + proj + ".bias"] = rn(h, std=0.05)
-        w[lp + "mlp.fc1.weight"] = rn(f, h, std=h ** -0.5)
-        w[lp + "mlp.fc1.bias"] = rn(f, std=0.05)
-        w[lp + "mlp.fc2.weight"] = rn(h, f, std=f ** -0.5)
-        w[lp + "mlp.fc2.bias"] = rn(h, std=0.05)
+    encoder_layer_weights(w, pre.rstrip("."), c, rn)
     return w
 
 

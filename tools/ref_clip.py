@@ -75,6 +75,25 @@ def full_config(cfg):
     return c
 
 
+def encoder_layer_weights(w, prefix, c, rn):
+    """Random weights of the pre-LN encoder layers under prefix (CLIP's names:
+    prefix.encoder.layers.{i}.*), drawn with rn(*shape, std=, mean=) in a
+    fixed order; every tower's reference (text, vision, audio, point) uses it."""
+    h, f = c["hidden_size"], c["intermediate_size"]
+    for i in range(c["num_hidden_layers"]):
+        p = f"{prefix}.encoder.layers.{i}."
+        for ln in ("layer_norm1", "layer_norm2"):
+            w[p + ln + ".weight"] = rn(h, std=0.1, mean=1.0)
+            w[p + ln + ".bias"] = rn(h, std=0.05)
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            w[p + "self_attn." + proj + ".weight"] = rn(h, h, std=h ** -0.5)
+            w[p + "self_attn." + proj + ".bias"] = rn(h, std=0.05)
+        w[p + "mlp.fc1.weight"] = rn(f, h, std=h ** -0.5)
+        w[p + "mlp.fc1.bias"] = rn(f, std=0.05)
+        w[p + "mlp.fc2.weight"] = rn(h, f, std=f ** -0.5)
+        w[p + "mlp.fc2.bias"] = rn(h, std=0.05)
+
+
 def random_weights(cfg, seed=0, dtype=torch.float32):
     """Random tensors with CLIPModel's names and shapes."""
     g = torch.Generator().manual_seed(seed)
@@ -85,19 +104,7 @@ def random_weights(cfg, seed=0, dtype=torch.float32):
     w = {}
 
     def layers(prefix, c):
-        h, f = c["hidden_size"], c["intermediate_size"]
-        for i in range(c["num_hidden_layers"]):
-            p = f"{prefix}.encoder.layers.{i}."
-            for ln in ("layer_norm1", "layer_norm2"):
-                w[p + ln + ".weight"] = rn(h, std=0.1, mean=1.0)
-                w[p + ln + ".bias"] = rn(h, std=0.05)
-            for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                w[p + "self_attn." + proj + ".weight"] = rn(h, h, std=h ** -0.5)
-                w[p + "self_attn." + proj + ".bias"] = rn(h, std=0.05)
-            w[p + "mlp.fc1.weight"] = rn(f, h, std=h ** -0.5)
-            w[p + "mlp.fc1.bias"] = rn(f, std=0.05)
-            w[p + "mlp.fc2.weight"] = rn(h, f, std=f ** -0.5)
-            w[p + "mlp.fc2.bias"] = rn(h, std=0.05)
+        encoder_layer_weights(w, prefix, c, rn)
 
     pd = cfg["projection_dim"]
     t = cfg["text_config"]

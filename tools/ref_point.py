@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ref_clip import ACTS, _encoder  # noqa: E402,F401  (the shared CLIP layer semantics)
+from ref_clip import ACTS, _encoder, encoder_layer_weights  # noqa: E402,F401  (the shared CLIP layer semantics)
 
 # Every point_config key with its default: PointBERT's sizes (384 wide, 12
 # layers, 6 heads, 64 groups of 32 points out of 1024) and the mini-PointNet
@@ -183,7 +183,7 @@ def random_weights(cfg=None, proj_dim=128, seed=0):
     def rn(*shape, std=0.02, mean=0.0):
         return torch.randn(*shape, generator=g) * std + mean
 
-    h, f = c["hidden_size"], c["intermediate_size"]
+    h = c["hidden_size"]
     c1, c2, c3 = c["encoder_channels"]
     w = {}
     ge = "point_model.group_encoder."
@@ -197,18 +197,7 @@ def random_weights(cfg=None, proj_dim=128, seed=0):
     w["point_model.pos_embed.1.bias"] = rn(h, std=0.05)
     w["point_model.cls_token"] = rn(h, std=0.5)
     w["point_model.cls_pos"] = rn(h, std=0.2)
-    for i in range(c["num_hidden_layers"]):
-        p = f"point_model.encoder.layers.{i}."
-        for ln in ("layer_norm1", "layer_norm2"):
-            w[p + ln + ".weight"] = rn(h, std=0.1, mean=1.0)
-            w[p + ln + ".bias"] = rn(h, std=0.05)
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            w[p + "self_attn." + proj + ".weight"] = rn(h, h, std=h ** -0.5)
-            w[p + "self_attn." + proj + ".bias"] = rn(h, std=0.05)
-        w[p + "mlp.fc1.weight"] = rn(f, h, std=h ** -0.5)
-        w[p + "mlp.fc1.bias"] = rn(f, std=0.05)
-        w[p + "mlp.fc2.weight"] = rn(h, f, std=f ** -0.5)
-        w[p + "mlp.fc2.bias"] = rn(h, std=0.05)
+    encoder_layer_weights(w, "point_model", c, rn)
     w["point_model.post_layernorm.weight"] = rn(h, std=0.1, mean=1.0)
     w["point_model.post_layernorm.bias"] = rn(h, std=0.05)
     w["point_projection.weight"] = rn(proj_dim, 2 * h, std=(2 * h) ** -0.5)

@@ -316,24 +316,6 @@ static int cmd_bench(int argc, char **argv)
     return rc ? odx_tool_die("mesh-tool", rc) : 0;
 }
 
-/* The preprocessing odx_clip_open configures: preprocessor_config.json when
- * the model has one, else CLIP's defaults at the tower's input size. */
-static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p)
-{
-    char path[4096];
-    size_t len = 0;
-    odx_clip_preproc_default(p);
-    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    char *js = odx_tool_slurp(path, &len);
-    if (!js) {
-        p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
-        return 0;
-    }
-    int rc = odx_clip_preproc_parse(js, len, p);
-    odx_free(js);
-    return rc;
-}
-
 /* The stages of encoders/space.c's embed_mesh without a point tower; the
  * mean pooling of the views is left out (microseconds). */
 static int cmd_bench_views(int argc, char **argv)
@@ -348,7 +330,7 @@ static int cmd_bench_views(int argc, char **argv)
     char *b = NULL;
     float *px = NULL, *out = NULL;
     int rc = odx_clip_open(argv[2], &cm);
-    if (!rc) rc = model_preproc(argv[2], cm, &pre);
+    if (!rc) rc = odx_tool_model_preproc(argv[2], cm, &pre);
     if (!rc && !(b = odx_tool_slurp(argv[3], &len))) rc = odx_error(ODX_EIO, "cannot read %s", argv[3]);
     int size = rc ? 0 : odx_clip_get_config(cm)->vision.image_size, dim = rc ? 0 : odx_clip_dim(cm);
     size_t per = (size_t)3 * pre.crop_h * pre.crop_w;

@@ -68,3 +68,19 @@ double odx_tool_arg_num(const char *prog, const char *s, double lo, double hi)
     }
     return v;
 }
+
+int odx_tool_model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p)
+{
+    char path[4096];
+    size_t len = 0;
+    char *js = NULL;
+    odx_clip_preproc_default(p);
+    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
+    if (odx_tool_read(path, &js, &len) != 0) {
+        p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
+        return 0;
+    }
+    int rc = odx_clip_preproc_parse(js, len, p);
+    odx_free(js);
+    return rc;
+}

@@ -159,24 +159,6 @@ static double cpu_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* The preprocessing odx_clip_open configures: preprocessor_config.json when
- * the model has one, else CLIP's defaults at the tower's input size. */
-static int model_preproc(const char *dir, const odx_clip *m, odx_clip_preproc *p)
-{
-    char path[4096];
-    size_t len = 0;
-    odx_clip_preproc_default(p);
-    snprintf(path, sizeof path, "%s/preprocessor_config.json", dir);
-    char *js = odx_tool_slurp(path, &len);
-    if (!js) {
-        p->shortest_edge = p->crop_h = p->crop_w = odx_clip_get_config(m)->vision.image_size;
-        return 0;
-    }
-    int rc = odx_clip_preproc_parse(js, len, p);
-    odx_free(js);
-    return rc;
-}
-
 /* What a space's video embedding costs, stage by stage (soundtrack off, the
  * default): decode the sampled frames, preprocess them, run the image tower
  * on them as one batch. The mean pooling is left out (microseconds). */
@@ -188,7 +170,7 @@ static int cmd_bench_embed(const char *dir, const char *path, int n, int rounds)
     char *data = NULL;
     float *px = NULL, *out = NULL;
     int rc = odx_clip_open(dir, &m);
-    if (!rc) rc = model_preproc(dir, m, &pre);
+    if (!rc) rc = odx_tool_model_preproc(dir, m, &pre);
     if (!rc && !(data = odx_tool_slurp(path, &len))) rc = odx_error(ODX_EIO, "cannot read %s", path);
     size_t per = (size_t)3 * pre.crop_h * pre.crop_w;
     int dim = rc ? 0 : odx_clip_dim(m);
