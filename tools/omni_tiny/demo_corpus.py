@@ -134,15 +134,19 @@ def main():
     # from random.Random(31/32); these come from another stream).
     fmts = ["ply", "bply", "obj", "stl"]
     shapes = data.shape_items(len(data.SHAPE_CLASSES) * n_mesh + nq, seed=args.seed + 2000)
-    for k, (c, s) in enumerate(shapes[:len(data.SHAPE_CLASSES) * n_mesh]):
+    def write_shape(stem, k, c, s):
+        """Shape c with seed s as PLY ascii, PLY binary, OBJ or STL by k; returns its path."""
         fmt = fmts[k % 4]
-        p = f"meshes/{data.SHAPE_CLASSES[c]}_{k:04d}.{'ply' if fmt == 'bply' else fmt}"
+        p = f"{stem}.{'ply' if fmt == 'bply' else fmt}"
         v, f = data.random_shape(c, s)
         if fmt == "bply":
             data.write_ply(os.path.join(out, p), v, f, binary=True)
         else:
             data.write_mesh(os.path.join(out, p), v, f)
-        add(p, "3d", N_FASHION + c)
+        return p
+
+    for k, (c, s) in enumerate(shapes[:len(data.SHAPE_CLASSES) * n_mesh]):
+        add(write_shape(f"meshes/{data.SHAPE_CLASSES[c]}_{k:04d}", k, c, s), "3d", N_FASHION + c)
     q_shapes = shapes[len(data.SHAPE_CLASSES) * n_mesh:len(data.SHAPE_CLASSES) * n_mesh + nq]
 
     # Queries, nq per pair, labels cycling through the classes.
@@ -172,14 +176,7 @@ def main():
                                     {"modality": "text", "text": held_out_text(rng, it["label"])}],
               it["label"], "image")
     for k, (c, s) in enumerate(q_shapes):
-        fmt = fmts[k % 4]
-        p = f"queries/shape_{k:04d}.{'ply' if fmt == 'bply' else fmt}"
-        v, f = data.random_shape(c, s)
-        if fmt == "bply":
-            data.write_ply(os.path.join(out, p), v, f, binary=True)
-        else:
-            data.write_mesh(os.path.join(out, p), v, f)
-        q("3d->3d", [{"modality": "3d", "path": p}], N_FASHION + c, "3d")
+        q("3d->3d", [{"modality": "3d", "path": write_shape(f"queries/shape_{k:04d}", k, c, s)}], N_FASHION + c, "3d")
 
     with open(os.path.join(out, "manifest.jsonl"), "w") as fp:
         for m in manifest:
