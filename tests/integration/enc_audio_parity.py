@@ -342,6 +342,10 @@ def main():
         small = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_hidden_layers": 2,
                  "num_mel_bins": 64, "patch_stride": 16, "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5}
         tw = {"small": check_tower(tmp, "small", small, 32, tower_waves, files, seed=1)}
+        # omni-tiny's layout: patches span every mel band (one patch row),
+        # overlapping in time (kernel 32, stride 8).
+        band = dict(small, num_mel_bins=32, patch_size=32, patch_stride=8)
+        tw["full-band"] = check_tower(tmp, "full-band", band, 32, tower_waves, files[:1], seed=3)
         if os.environ.get("OMNIDEX_ENC_FULL", "1") != "0":
             tw["imagebind"] = check_tower(tmp, "imagebind", {}, 1024, tower_waves[:2] + tower_waves[3:], files[:1],
                                           seed=2)

@@ -10,8 +10,11 @@ caption per class (10 clothing classes, 10 shape classes) and each
 modality's batch is classified against those 20 caption embeddings with a
 learnable logit_scale (cross-entropy), plus the text side of the same
 logits (each caption against the batch, soft targets over its class).
+Three phases: text + image + points jointly (--steps), then the audio and
+point towers alone against the frozen text tower (--tower-steps), then the
+text tower alone on noisy captions (--text-steps).
 
-  /usr/bin/python3 tools/omni_tiny/train.py [--out models/omni-tiny] [--steps N]
+  /usr/bin/python3 tools/omni_tiny/train.py [--out models/omni-tiny]
 
 Deterministic (seeds, 2 threads); data caches live in build/omni-cache/.
 Prints per-pair P@10 on held-out data (Fashion-MNIST test split, espeak-ng
@@ -58,11 +61,18 @@ TEXT_CONFIG = {"hidden_size": 128, "intermediate_size": 512, "num_attention_head
 VISION_CONFIG = {"hidden_size": 128, "intermediate_size": 512, "num_attention_heads": 4, "num_hidden_layers": 3,
                  "image_size": 28, "patch_size": 7, "num_channels": 3, "hidden_act": "quick_gelu",
                  "layer_norm_eps": 1e-5}
+# The audio tower reads 32 mel bands and its patches span all of them: each
+# token is a 32-band x 320 ms window, one every 80 ms (29 tokens per clip),
+# so the ViT sees a sequence of overlapping time slices, as keyword
+# spotters do. Square 16 x 16 patches over 64 bands (4 x 16 tokens) learned
+# about 4x slower and reached 0.57 accuracy on held-out voices where this
+# layout reaches 0.94 in the same 2,000 steps (audio tower alone against the
+# frozen text tower, 10,000 clips).
 AUDIO_CONFIG = {"hidden_size": 128, "intermediate_size": 512, "num_attention_heads": 4, "num_hidden_layers": 3,
-                "hidden_act": "gelu", "layer_norm_eps": 1e-6, "sample_rate": 16000, "num_mel_bins": 64,
+                "hidden_act": "gelu", "layer_norm_eps": 1e-6, "sample_rate": 16000, "num_mel_bins": 32,
                 "frame_length_ms": 25.0, "frame_shift_ms": 10.0, "window": "hanning", "low_freq": 20.0,
-                "high_freq": 0.0, "target_length": 256, "mean": -4.268, "std": 9.138, "patch_size": 16,
-                "patch_stride": 16, "clip_seconds": 2.5, "clips": 3}
+                "high_freq": 0.0, "target_length": 256, "mean": -4.268, "std": 9.138, "patch_size": 32,
+                "patch_stride": 8, "clip_seconds": 2.5, "clips": 3}
 POINT_CONFIG = {"hidden_size": 128, "intermediate_size": 256, "num_attention_heads": 4, "num_hidden_layers": 2,
                 "hidden_act": "gelu", "layer_norm_eps": 1e-5, "num_points": 512, "num_groups": 32,
                 "group_size": 32, "encoder_channels": [32, 64, 128]}
@@ -324,6 +334,21 @@ def anchor_loss(emb, labels, txt, scale):
     return loss + 0.5 * lt
 
 
+def supcon_loss(emb, labels, tau=0.1):
+    """Supervised contrastive loss within one batch: each item against the
+    others, its own class as the positives. Tightens the class clusters
+    (image->image nearest neighbours), which the text anchors alone leave
+    loose at the low logit scale the anchor loss settles on."""
+    s = emb @ emb.T / tau
+    self_mask = torch.eye(len(labels), dtype=torch.bool)
+    s = s.masked_fill(self_mask, -1e9)
+    pos = (labels[:, None] == labels[None, :]) & ~self_mask
+    logp = F.log_softmax(s, dim=1)
+    n = pos.sum(1)
+    keep = n > 0
+    return -((logp * pos).sum(1)[keep] / n[keep]).mean()
+
+
 def warm_cosine(step, steps, warm):
     return min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, steps))))
 
@@ -445,8 +470,10 @@ def print_table(res):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(data.TOP, "models", "omni-tiny"))
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=2500, help="joint steps of the text, image and point towers")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--image-supcon", type=float, default=0.5,
+                    help="weight of the supervised contrastive term among the images of a joint step")
     ap.add_argument("--train-speech", type=int, default=10000)
     ap.add_argument("--train-shapes", type=int, default=3000)
     ap.add_argument("--speech-synonyms", type=int, default=data.SPEECH_SYNONYMS,
@@ -454,11 +481,11 @@ def main():
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--eval-only", action="store_true", help="evaluate the model already in --out")
     ap.add_argument("--resume", help="start from the model in this directory instead of random weights")
-    ap.add_argument("--text-steps", type=int, default=0,
+    ap.add_argument("--text-steps", type=int, default=600,
                     help="last, this many steps of the text tower alone on noisy captions (see train_text)")
-    ap.add_argument("--tower-steps", type=int, default=0,
+    ap.add_argument("--tower-steps", type=int, default=2000,
                     help="after the joint steps, this many steps of the audio and point towers alone against the "
-                         "frozen text tower")
+                         "frozen text tower (the audio tower learns only here)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # tiny weights/moments must not fall onto the slow denormal path
@@ -515,18 +542,16 @@ def main():
     rng = random.Random(0)
     gen = torch.Generator().manual_seed(0)
     npr = np.random.default_rng(0)
-    BI, BA, BP = 160, 64, 32
+    BI, BP = 160, 32
     t0 = time.time()
     for step in range(args.steps):
         txt = embed_text(cfg, w, tok, class_captions(rng))
         scale = w["logit_scale"].clamp(max=math.log(100.0)).exp()
         ii = npr.integers(0, len(xtr), BI)
-        li = anchor_loss(image_fwd(cfg, w, augment(xtr[ii], gen)), torch.from_numpy(ytr[ii]), txt, scale)
-        ai = npr.integers(0, len(a_tr), BA)
-        ab = torch.stack([a_tr[i][npr.integers(0, a_tr[i].shape[0])] for i in ai]).float()
-        la = anchor_loss(ref_audio.audio_features(AUDIO_CONFIG, w, augment_audio(ab, gen)), a_tr_lab[ai], txt,
-                         scale)
-        loss = li + la
+        ei = image_fwd(cfg, w, augment(xtr[ii], gen))
+        yi = torch.from_numpy(ytr[ii])
+        li = anchor_loss(ei, yi, txt, scale)
+        loss = li + args.image_supcon * supcon_loss(ei, yi) if args.image_supcon else li
         if step % 2 == 0:  # shapes are the easy task: every other step is enough
             pi = torch.from_numpy(npr.integers(0, len(pc_tr), BP))
             lp = anchor_loss(embed_points(w, pc_tr[pi], pn_tr[pi]), p_tr_lab[pi], txt, scale)
@@ -538,7 +563,7 @@ def main():
         sched.step()
         if step % 50 == 0 or step == args.steps - 1 or step < 30 and step % 10 == 0:
             el = time.time() - t0
-            log(f"step {step:5d}  loss img {li.item():.3f} aud {la.item():.3f} pts {lp.item():.3f}  "
+            log(f"step {step:5d}  loss img {li.item():.3f} pts {lp.item():.3f}  "
                 f"scale {scale.item():.1f}  {el:.0f} s ({el / (step + 1):.2f} s/step)")
         if args.eval_every and step and step % args.eval_every == 0:
             log("  eval", {k: round(v, 3) for k, v in evaluate(cfg, w, tok, ev).items()})
@@ -564,8 +589,6 @@ def write_readme(args, res, t_data, t_train, total, vocab, w):
              ("text_", "vision_", "visual_", "audio_", "point_")}
     size = os.path.getsize(os.path.join(args.out, "model.safetensors"))
     _, held = data.voice_split()
-    audio_phase = (f", then {args.tower_steps} steps of the audio and point towers alone against the frozen "
-                   "text tower (lr 1e-3)") if args.tower_steps else ""
     rows = "\n".join(f"| {k} | {v:.3f} |" for k, v in res.items())
     cmd = " ".join(["/usr/bin/python3", "tools/omni_tiny/train.py"] + sys.argv[1:])
     if args.resume:
@@ -597,7 +620,8 @@ and test space, not a general-purpose model: it knows 10 clothing classes
 - **Captions**: {len(data.FASHION_TEMPLATES_TRAIN)} clothing and {len(data.SHAPE_TEMPLATES_TRAIN)} shape templates x 5-6 synonyms per
   class (`tools/omni_tiny/data.py`); {len(data.FASHION_TEMPLATES_HELDOUT)} + {len(data.SHAPE_TEMPLATES_HELDOUT)} held-out templates are used only
   for evaluation and the demo's queries.
-- **Speech**: `espeak-ng` speaking short captions ({args.train_speech} clips), voices = 7
+- **Speech**: `espeak-ng` speaking short captions ({args.train_speech} clips) that name
+  each class by its first {data.SPEECH_SYNONYMS} names, voices = 7
   accents x {len(data.voice_variants()) - len(held)} variants, speed 110-230 wpm, pitch 15-85, random level,
   leading silence and white/brown noise at 12-40 dB SNR, resampled to 16 kHz;
   in training also a mel-axis warp (vocal tract length), time stretch and
@@ -615,14 +639,33 @@ and test space, not a general-purpose model: it knows 10 clothing classes
 {cmd}
 ```
 
-Text is the anchor: each step embeds one random training caption per class
-(20 classes); the image, audio and point batches are classified against
-those caption embeddings with a learnable logit scale (cross-entropy), plus
-the captions' side of the same logits. AdamW, lr 1e-3, cosine schedule,
-{args.steps} joint steps{audio_phase}, seeds fixed, {args.threads} thread(s). Measured on this 2-core machine
-(shared with other jobs while it ran): data {t_data:.0f} s (espeak-ng synthesis
-and point grouping are cached in build/omni-cache/), training {t_train:.0f} s,
-total {total:.0f} s.
+One command, three phases, seeds fixed, {args.threads} thread(s):
+
+1. **Joint** ({args.steps} steps): text is the anchor. Each step embeds one
+   random training caption per class (20 classes); the image batch (160)
+   and the point batch (32, every other step) are classified against those
+   caption embeddings with a learnable logit scale (cross-entropy), plus
+   the captions' side of the same logits; the images also get a
+   supervised contrastive term among themselves (weight
+   {args.image_supcon}, temperature 0.1), which tightens the class clusters
+   (image->image 0.838 -> 0.846 in the validation below). AdamW (lr 1e-3,
+   wd 0.05, betas 0.9/0.98), 100 warm-up steps, cosine.
+2. **Towers** ({args.tower_steps} steps): the audio tower (batch 64, from
+   scratch) and the point tower (batch 32) alone against the frozen text
+   tower, each batch classified against one random training caption per
+   class (AdamW lr 1e-3, cosine). The audio tower reads 32 mel bands with
+   patches spanning all of them (32 bands x 320 ms, one every 80 ms, 29
+   tokens per clip): square 16 x 16 patches over 64 bands learned about 4x slower
+   and stayed near 0.57 accuracy on held-out voices.
+3. **Text** ({args.text_steps} steps): the text tower alone learns to put
+   captions with inserted filler/made-up words and dropped words where the
+   clean training captions of their class already are (mean embedding,
+   frozen), so words it never saw ("a 3d scan of ...") do not move it
+   while the space stays aligned.
+
+Measured on this 2-core machine: data {t_data:.0f} s (espeak-ng synthesis,
+fbanks and point grouping, cached in build/omni-cache/), training
+{t_train:.0f} s, total {total:.0f} s ({total / 60:.1f} minutes).
 
 ## Validation (held-out data, P@10 = share of the top 10 of the query's class)
 
