@@ -8,7 +8,7 @@
 # engine) and writes an HTML contact sheet of the image results.
 #   OMNIDEX_DEMO_OUT=DIR  where corpus, data and report go (default demo/out)
 #   OMNIDEX_DEMO_ARGS="--per-class N --queries N"  corpus size (default 100 images
-#                         per class, 30 queries per pair; tools/omni_tiny/demo_corpus.py)
+#                         per class, 100 queries per pair; tools/omni_tiny/demo_corpus.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${OMNIDEX_BIN:-build/rel/omnidex}

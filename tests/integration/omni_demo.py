@@ -30,9 +30,9 @@ def ok(cond, name, detail=""):
 
 
 # Regression floors for this sample (see the docstring) and the bars.
-# This sample measured (2026-11-28): text->image 0.958, image->image 0.867,
-# audio->image 0.817, text->audio 1.000, text->video 0.908, text->3d 1.000,
-# 3d->3d 1.000, audio+text->image 0.983.
+# This sample measured (2026-11-28): text->image 1.000, image->image 0.808,
+# audio->image 0.833, text->audio 0.992, text->video 0.925, text->3d 1.000,
+# 3d->3d 0.992, audio+text->image 1.000.
 FLOORS = {"text->image": 0.85, "image->image": 0.75, "audio->image": 0.65, "text->audio": 0.85,
           "text->video": 0.80, "text->3d": 0.85, "3d->3d": 0.80, "audio+text->image": 0.85}
 BARS = {"text->image": 0.85, "audio->image": 0.80, "image->image": 0.80, "text->3d": 0.90, "text->video": 0.85}

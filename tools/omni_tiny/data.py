@@ -97,6 +97,12 @@ SPEECH_TEMPLATES_TRAIN = ["{n}", "{a}", "a photo of {a}", "a picture of {a}", "t
                           "show me {a}", "find {a}", "the {n}", "an image of {a}", "i am looking for {a}",
                           "here is {a}", "a photo of my {n}", "{a} for sale", "a grey photo of {a}",
                           "a product photo of {a}", "a scan of {a}"]
+# Free phrases, for evaluation only: carrier words in no template and no
+# filler list, often with words after the class name.
+SPEECH_TEMPLATES_FREE = ["bring me {a}", "do you have {a}", "where is my {n}", "what a lovely {n}",
+                         "{a} that i bought yesterday", "get me {a} tomorrow", "i adore this {n}",
+                         "buying {a} today", "our {n} looks fine", "{a} is missing", "we need {a}",
+                         "they sold me {a} last week"]
 SPEECH_TEMPLATES_HELDOUT = ["can you find {a}", "a blurry picture of {a}", "{a}", "{n}", "show me a picture of {a}"]
 
 
@@ -228,6 +234,34 @@ def degrade(x, rng):
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 
+# Words the text tower (and, spoken, the audio tower) is shown around the
+# class nouns so that unseen words in a query ("a 3d scan of ...") do not move it: common words plus random
+# letter strings. None of the held-out templates' words are here.
+FILLERS = ["very", "nice", "new", "big", "small", "your", "please", "really", "some", "cool", "here", "there",
+           "look", "at", "with", "and", "or", "in", "on", "wow", "hello", "good", "great", "best", "cheap", "red",
+           "blue", "green", "white", "dark", "light", "detailed", "simple", "digital", "view", "shot", "sample",
+           "item", "object", "thing", "quick", "pretty", "large", "another", "one", "two", "top view", "side view"]
+
+
+def noisy_caption(rng, template, noun, fillers=FILLERS):
+    """A training caption with 0-2 filler or made-up words inserted before
+    the noun phrase, sometimes one after it, sometimes a word dropped."""
+    head, _, tail = template.partition("{")
+    slot, tail = "{" + tail.split("}")[0] + "}", tail.split("}", 1)[1]
+    words = head.split()
+    if words and rng.random() < 0.2:
+        words.pop(rng.randrange(len(words)))
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        fw = rng.choice(fillers) if rng.random() < 0.6 else \
+            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
+        words.insert(rng.randint(0, len(words)), fw)
+    t = " ".join(words + [slot]) + tail
+    if rng.random() < 0.3:
+        t += " " + rng.choice(fillers)
+    return caption(t, noun)
+
+
+
 # Speech says the first SPEECH_SYNONYMS names of a class (the class name and
 # its closest synonyms): the longer synonym lists share words across classes
 # ("dress shirt" / "dress", "t-shirt top" / "top", "open shoe" / "running
@@ -236,15 +270,29 @@ def degrade(x, rng):
 SPEECH_SYNONYMS = 3
 
 
-def speech_items(n, variants, templates, seed, accents=ACCENTS):
+# Spoken fillers: none that says a class name ("top view" would say "top").
+SPEECH_FILLERS = [f for f in FILLERS if not set(f.split()) & {w for s in FASHION_SYNONYMS for n in s for w in n.split()}]
+
+
+def speech_items(n, variants, templates, seed, accents=ACCENTS, noisy=0.0):
     """n spoken captions of the Fashion classes, balanced by class:
-    list of dicts {label, text, voice, speed, pitch, seed}."""
+    list of dicts {label, text, voice, speed, pitch, seed}. A share `noisy`
+    of them says a noisy_caption (filler or made-up words around the noun),
+    half of those with 1-3 filler words after it, so the audio tower does
+    not learn that the class word is the last one."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         c = i % len(FASHION_CLASSES)
         noun = rng.choice(FASHION_SYNONYMS[c][:SPEECH_SYNONYMS])
-        out.append({"label": c, "text": caption(rng.choice(templates), noun),
+        tpl = rng.choice(templates)
+        if noisy and rng.random() < noisy:
+            text = noisy_caption(rng, tpl, noun, SPEECH_FILLERS)
+            if rng.random() < 0.5:  # and often words after the noun
+                text += " " + " ".join(rng.choice(SPEECH_FILLERS) for _ in range(rng.randint(1, 3)))
+        else:
+            text = caption(tpl, noun)
+        out.append({"label": c, "text": text,
                     "voice": rng.choice(accents) + "+" + rng.choice(variants),
                     "speed": rng.randint(110, 230), "pitch": rng.randint(15, 85), "seed": rng.randrange(1 << 30)})
     return out

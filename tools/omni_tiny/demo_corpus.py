@@ -79,7 +79,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--per-class", type=int, default=100, help="images per class (other media scale with it)")
-    ap.add_argument("--queries", type=int, default=30, help="queries per pair")
+    ap.add_argument("--queries", type=int, default=100, help="queries per pair")
     ap.add_argument("--small", action="store_true", help="a bounded sample for make test")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()

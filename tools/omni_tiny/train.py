@@ -294,6 +294,10 @@ def evaluate(cfg, w, tok, ev):
                        for a in ev["aud"]])
     al = ev["aud_lab"]
     res["audio->image"] = p_at_10(aud, al, img, tl)
+    if "aud_free" in ev:  # held-out voices saying free phrases (data.SPEECH_TEMPLATES_FREE)
+        af = torch.stack([F.normalize(ref_audio.audio_features(AUDIO_CONFIG, w, a.float()).mean(0), dim=0)
+                          for a in ev["aud_free"]])
+        res["audio (free phrases)->image"] = p_at_10(af, ev["aud_free_lab"], img, tl)
     res["text->audio"] = p_at_10(txt, qtl, aud, al)
     # audio+text: the spoken clip plus a held-out caption of the same class
     qtt, _ = held_out_captions(data.FASHION_TEMPLATES_HELDOUT, data.FASHION_SYNONYMS, 20, 12)
@@ -396,33 +400,6 @@ def train_towers(cfg, w, tok, a_tr, a_tr_lab, pts, steps, ev, eval_every, out=No
                 export(out, cfg, w)  # a checkpoint: the audio phase may be cut short
 
 
-# Words the text tower is shown around the class nouns so that unseen words
-# in a query ("a 3d scan of ...") do not move it: common words plus random
-# letter strings. None of the held-out templates' words are here.
-FILLERS = ["very", "nice", "new", "big", "small", "your", "please", "really", "some", "cool", "here", "there",
-           "look", "at", "with", "and", "or", "in", "on", "wow", "hello", "good", "great", "best", "cheap", "red",
-           "blue", "green", "white", "dark", "light", "detailed", "simple", "digital", "view", "shot", "sample",
-           "item", "object", "thing", "quick", "pretty", "large", "another", "one", "two", "top view", "side view"]
-
-
-def noisy_caption(rng, template, noun):
-    """A training caption with 0-2 filler or made-up words inserted before
-    the noun phrase, sometimes one after it, sometimes a word dropped."""
-    head, _, tail = template.partition("{")
-    slot, tail = "{" + tail.split("}")[0] + "}", tail.split("}", 1)[1]
-    words = head.split()
-    if words and rng.random() < 0.2:
-        words.pop(rng.randrange(len(words)))
-    for _ in range(rng.choice([0, 1, 1, 2])):
-        fw = rng.choice(FILLERS) if rng.random() < 0.6 else \
-            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8)))
-        words.insert(rng.randint(0, len(words)), fw)
-    t = " ".join(words + [slot]) + tail
-    if rng.random() < 0.3:
-        t += " " + rng.choice(FILLERS)
-    return data.caption(t, noun)
-
-
 def train_text(cfg, w, tok, steps):
     """The text tower alone, taught to put noisy captions where the clean
     training captions of their class already are (the mean of their
@@ -447,7 +424,7 @@ def train_text(cfg, w, tok, steps):
         texts = []
         for syn, tpl in classes:
             for _ in range(4):
-                texts.append(noisy_caption(rng, rng.choice(tpl), rng.choice(syn)) if rng.random() < 0.75
+                texts.append(data.noisy_caption(rng, rng.choice(tpl), rng.choice(syn)) if rng.random() < 0.75
                              else data.caption(rng.choice(tpl), rng.choice(syn)))
         e = embed_text(cfg, w, tok, texts)
         loss = F.cross_entropy(scale * e @ protos.T, labels) + (1 - (e * protos[labels]).sum(1)).mean()
@@ -478,6 +455,8 @@ def main():
     ap.add_argument("--train-shapes", type=int, default=3000)
     ap.add_argument("--speech-synonyms", type=int, default=data.SPEECH_SYNONYMS,
                     help="names per class the speech says (data.SPEECH_SYNONYMS)")
+    ap.add_argument("--speech-noisy", type=float, default=0.5,
+                    help="share of training speech with filler/made-up words around the class word")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--eval-only", action="store_true", help="evaluate the model already in --out")
     ap.add_argument("--resume", help="start from the model in this directory instead of random weights")
@@ -507,10 +486,12 @@ def main():
     data.SPEECH_SYNONYMS = args.speech_synonyms
     train_var, held_var = data.voice_split()
     sp_tr = data.speech_items(args.train_speech, train_var, data.SPEECH_TEMPLATES_TRAIN, seed=21,
-                              accents=data.ACCENTS[:-1])
+                              accents=data.ACCENTS[:-1], noisy=args.speech_noisy)
     sp_te = data.speech_items(600, held_var, data.SPEECH_TEMPLATES_HELDOUT, seed=22)
     a_tr = speech_set(sp_tr, "train")
     a_te = speech_set(sp_te, "test")
+    sp_free = data.speech_items(300, held_var, data.SPEECH_TEMPLATES_FREE, seed=23)
+    a_free = speech_set(sp_free, "free")
     a_tr_lab = torch.tensor([i["label"] for i in sp_tr])
     sh_tr = data.shape_items(args.train_shapes, seed=31)
     sh_te = data.shape_items(400, seed=32)
@@ -519,6 +500,7 @@ def main():
     p_tr_lab = torch.tensor([c for c, _ in sh_tr]) + N_FASHION
     ev = {"img": xte, "img_lab": torch.from_numpy(yte), "aud": a_te,
           "aud_lab": torch.tensor([i["label"] for i in sp_te]), "aud_text": [i["text"] for i in sp_te],
+          "aud_free": a_free, "aud_free_lab": torch.tensor([i["label"] for i in sp_free]),
           "vid": xte[-200:], "vid_lab": torch.from_numpy(yte[-200:]),
           "pc": pc_te, "pn": pn_te, "p_lab": torch.tensor([c for c, _ in sh_te]) + N_FASHION}
     t_data = time.time() - t_start
@@ -621,7 +603,8 @@ and test space, not a general-purpose model: it knows 10 clothing classes
   class (`tools/omni_tiny/data.py`); {len(data.FASHION_TEMPLATES_HELDOUT)} + {len(data.SHAPE_TEMPLATES_HELDOUT)} held-out templates are used only
   for evaluation and the demo's queries.
 - **Speech**: `espeak-ng` speaking short captions ({args.train_speech} clips) that name
-  each class by its first {data.SPEECH_SYNONYMS} names, voices = 7
+  each class by its first {data.SPEECH_SYNONYMS} names ({args.speech_noisy:.0%} of them with filler or
+  made-up words around the name, half of those with words after it), voices = 7
   accents x {len(data.voice_variants()) - len(held)} variants, speed 110-230 wpm, pitch 15-85, random level,
   leading silence and white/brown noise at 12-40 dB SNR, resampled to 16 kHz;
   in training also a mel-axis warp (vocal tract length), time stretch and
@@ -671,7 +654,9 @@ fbanks and point grouping, cached in build/omni-cache/), training
 
 Queries: held-out caption templates; images = the 10,000 Fashion-MNIST
 TEST images; audio = 600 clips by held-out voices speaking held-out
-templates; video = 200 test images in motion (8 frames, PIL bicubic back to
+templates; audio (free phrases) = 300 clips by held-out voices saying
+carrier phrases no training caption has, often with words after the class
+name ("{{a}} that i bought yesterday", `data.SPEECH_TEMPLATES_FREE`); video = 200 test images in motion (8 frames, PIL bicubic back to
 28 px, mean of the frame embeddings); 3D = 400 shapes from seeds not used in
 training. image->image and 3d->3d exclude the query itself;
 audio+text = mean of the clip's and a held-out caption's embeddings.
