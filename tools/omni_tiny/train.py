@@ -16,7 +16,8 @@ text tower alone on noisy captions (--text-steps).
 
   /usr/bin/python3 tools/omni_tiny/train.py [--out models/omni-tiny]
 
-Deterministic (seeds, 2 threads); data caches live in build/omni-cache/.
+Seeds are fixed (with 2 threads, runs still differ in the last digits:
+float sums are not ordered); data caches live in build/omni-cache/.
 Prints per-pair P@10 on held-out data (Fashion-MNIST test split, espeak-ng
 voices never heard in training, held-out caption templates, new shape
 seeds).
@@ -66,8 +67,9 @@ VISION_CONFIG = {"hidden_size": 128, "intermediate_size": 512, "num_attention_he
 # so the ViT sees a sequence of overlapping time slices, as keyword
 # spotters do. Square 16 x 16 patches over 64 bands (4 x 16 tokens) learned
 # about 4x slower and reached 0.57 accuracy on held-out voices where this
-# layout reaches 0.94 in the same 2,000 steps (audio tower alone against the
-# frozen text tower, 10,000 clips).
+# layout reached 0.94 in the same 2,000 steps (audio tower alone against the
+# frozen text tower, 10,000 clips; that comparison fed it 64-band fbanks
+# averaged in pairs, the shipped front end computes 32 bands directly).
 AUDIO_CONFIG = {"hidden_size": 128, "intermediate_size": 512, "num_attention_heads": 4, "num_hidden_layers": 3,
                 "hidden_act": "gelu", "layer_norm_eps": 1e-6, "sample_rate": 16000, "num_mel_bins": 32,
                 "frame_length_ms": 25.0, "frame_shift_ms": 10.0, "window": "hanning", "low_freq": 20.0,
@@ -341,8 +343,8 @@ def anchor_loss(emb, labels, txt, scale):
 def supcon_loss(emb, labels, tau=0.1):
     """Supervised contrastive loss within one batch: each item against the
     others, its own class as the positives. Tightens the class clusters
-    (image->image nearest neighbours), which the text anchors alone leave
-    loose at the low logit scale the anchor loss settles on."""
+    (image->image nearest neighbours) beyond what the text anchors alone
+    give."""
     s = emb @ emb.T / tau
     self_mask = torch.eye(len(labels), dtype=torch.bool)
     s = s.masked_fill(self_mask, -1e9)
