@@ -97,8 +97,9 @@ SPEECH_TEMPLATES_TRAIN = ["{n}", "{a}", "a photo of {a}", "a picture of {a}", "t
                           "show me {a}", "find {a}", "the {n}", "an image of {a}", "i am looking for {a}",
                           "here is {a}", "a photo of my {n}", "{a} for sale", "a grey photo of {a}",
                           "a product photo of {a}", "a scan of {a}"]
-# Free phrases, for evaluation only: carrier words in no template and no
-# filler list, often with words after the class name.
+# Free phrases, for evaluation only: carrier phrases no template has (a few
+# of their words are in templates: i, me, my, this; none is a filler), often
+# with words after the class name.
 SPEECH_TEMPLATES_FREE = ["bring me {a}", "do you have {a}", "where is my {n}", "what a lovely {n}",
                          "{a} that i bought yesterday", "get me {a} tomorrow", "i adore this {n}",
                          "buying {a} today", "our {n} looks fine", "{a} is missing", "we need {a}",
@@ -235,8 +236,9 @@ def degrade(x, rng):
 
 
 # Words the text tower (and, spoken, the audio tower) is shown around the
-# class nouns so that unseen words in a query ("a 3d scan of ...") do not move it: common words plus random
-# letter strings. None of the held-out templates' words are here.
+# class nouns so that unseen words in a query ("a 3d scan of ...") do not
+# move it: common words plus random letter strings. None of the held-out
+# templates' words are here.
 FILLERS = ["very", "nice", "new", "big", "small", "your", "please", "really", "some", "cool", "here", "there",
            "look", "at", "with", "and", "or", "in", "on", "wow", "hello", "good", "great", "best", "cheap", "red",
            "blue", "green", "white", "dark", "light", "detailed", "simple", "digital", "view", "shot", "sample",
@@ -259,7 +261,6 @@ def noisy_caption(rng, template, noun, fillers=FILLERS):
     if rng.random() < 0.3:
         t += " " + rng.choice(fillers)
     return caption(t, noun)
-
 
 
 # Speech says the first SPEECH_SYNONYMS names of a class (the class name and
