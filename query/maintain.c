@@ -186,6 +186,52 @@ static int replay_log(MDB_txn *txn, odx_coll *c, odx_index *ix, const odx_bitmap
     return 0;
 }
 
+/* A read-only handle that had to rebuild an index (or replay much of the log)
+ * saves it as the checkpoint, so the next reader does not pay again. Only
+ * while no writer process runs (it holds the writer lock for the save) and
+ * only when the data is still at the LSN the index reflects: a writer that
+ * ran since this open may have checkpointed further and trimmed the log, and
+ * an older checkpoint must never replace its newer one. */
+static void readonly_persist(odx_db *db, odx_coll *c, const char *what, double seconds)
+{
+    int fd = -1, rc = odx_store_writer_try(db->st, &fd);
+    if (rc == ODX_EREADONLY) {
+        odx_log(ODX_LOG_WARN,
+                "collection '%s': %s in memory (%.1f s) and could not save it: %s is not writable; to keep it, run "
+                "'omnidex --data %s collection checkpoint %s' as a user who can write there",
+                c->name, what, seconds, db->dir, db->dir, c->name);
+        return;
+    }
+    if (rc) {
+        odx_log(ODX_LOG_DEBUG, "collection '%s': %s; a writer process runs, it will checkpoint", c->name, what);
+        return;
+    }
+    MDB_txn *txn;
+    odx_coll_desc now;
+    if (odx_txn_begin(db->st, 0, &txn) == 0) {
+        rc = odx_catalog_get(txn, db->st, c->name, &now);
+        odx_txn_abort(db->st, txn);
+        if (!rc && now.lsn == c->indexed_lsn && now.next_seq == c->desc.next_seq) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/indexes", db->dir);
+            mkdir(path, 0755); /* a read-only open does not make it */
+            odx_coll_index_path(db, c->name, path, sizeof path);
+            if (odx_index_save(c->idx, path, c->indexed_lsn, c->desc.next_seq) == 0) {
+                c->ckpt_lsn = c->indexed_lsn;
+                odx_log(ODX_LOG_INFO, "collection '%s': %s (%.1f s) and saved it as the checkpoint", c->name, what,
+                        seconds);
+            } else {
+                odx_log(ODX_LOG_WARN, "collection '%s': %s; saving the checkpoint failed: %s", c->name, what,
+                        odx_last_error());
+            }
+        }
+    }
+    odx_store_writer_release(fd);
+}
+
+/* Replayed adds past which a read-only open saves the checkpoint it made. */
+#define READONLY_PERSIST_ADDS 1000
+
 int odx_coll_open_index(odx_db *db, odx_coll *c)
 {
     char path[4096];
@@ -246,6 +292,10 @@ int odx_coll_open_index(odx_db *db, odx_coll *c)
     c->idx = ix;
     c->indexed_lsn = c->desc.lsn;
     c->ckpt_time = odx_now_mono();
+    if (db->readonly && c->ckpt_lsn == 0 && why[0] && nlive > 0)
+        readonly_persist(db, c, "rebuilt the index", odx_now_mono() - t0);
+    else if (db->readonly && added >= READONLY_PERSIST_ADDS)
+        readonly_persist(db, c, "replayed the change log into the index", odx_now_mono() - t0);
     return 0;
 }
 

@@ -52,22 +52,53 @@ int odx_mdb_err(int rc, const char *what)
 const char *odx_store_dir(const odx_store *st) { return st->dir; }
 unsigned odx_store_page_size(const odx_store *st) { return st->psize; }
 
-static int lock_dir(odx_store *st)
+/* One writer process per data directory: a writer holds an exclusive flock
+ * on LOCK for its lifetime. Readers take no lock at all: LMDB serves any
+ * number of reader processes beside one writer (its own lock.mdb), and index
+ * checkpoints are replaced by rename, so a reader always loads a whole one.
+ * A writer that finds LOCK held retries for a few seconds: a reader may hold
+ * it briefly while saving a checkpoint it rebuilt (odx_store_writer_try). */
+static int take_writer_lock(const char *dir, int wait_ms, int *fd_out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/LOCK", st->dir);
-    st->lockfd = open(path, st->readonly ? O_RDONLY | O_CREAT : O_RDWR | O_CREAT, 0644);
-    if (st->lockfd < 0 && st->readonly) st->lockfd = open(path, O_RDONLY);
-    if (st->lockfd < 0) return odx_error(ODX_EIO, "cannot open %s: %s", path, strerror(errno));
-    if (flock(st->lockfd, (st->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK)
-            return odx_error(ODX_EPRECOND,
-                             "data directory %s is in use by another omnidex process "
-                             "(a server? use --server HOST:PORT to reach it)",
-                             st->dir);
-        return odx_error(ODX_EIO, "cannot lock %s: %s", path, strerror(errno));
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return odx_error(errno == EACCES || errno == EROFS ? ODX_EREADONLY : ODX_EIO, "cannot open %s: %s", path, strerror(errno));
+    for (int waited = 0;; waited += 50) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            *fd_out = fd;
+            return 0;
+        }
+        if (errno != EWOULDBLOCK) {
+            int e = errno;
+            close(fd);
+            return odx_error(ODX_EIO, "cannot lock %s: %s", path, strerror(e));
+        }
+        if (waited >= wait_ms) break;
+        usleep(50 * 1000);
     }
-    return 0;
+    close(fd);
+    return odx_error(ODX_EPRECOND,
+                     "data directory %s is in use by another omnidex process that writes to it "
+                     "(a server? use --server HOST:PORT to reach it; reading commands work beside it)",
+                     dir);
+}
+
+static int lock_dir(odx_store *st)
+{
+    if (st->readonly) return 0;
+    return take_writer_lock(st->dir, 3000, &st->lockfd);
+}
+
+int odx_store_writer_try(const odx_store *st, int *fd)
+{
+    if (!st->readonly) return odx_error(ODX_EINVAL, "this handle is the writer");
+    return take_writer_lock(st->dir, 0, fd);
+}
+
+void odx_store_writer_release(int fd)
+{
+    if (fd >= 0) close(fd); /* closing drops the flock */
 }
 
 void odx_store_close(odx_store *st)
@@ -175,6 +206,16 @@ int odx_txn_begin(odx_store *st, int write, MDB_txn **txn)
     if (write && st->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     pthread_rwlock_rdlock(&st->resize);
     int rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Another process (the writer) grew the map: adopt its size, with
+         * no transaction of ours active, and begin again. */
+        pthread_rwlock_unlock(&st->resize);
+        pthread_rwlock_wrlock(&st->resize);
+        mdb_env_set_mapsize(st->env, 0);
+        pthread_rwlock_unlock(&st->resize);
+        pthread_rwlock_rdlock(&st->resize);
+        rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, txn);
+    }
     if (rc) {
         pthread_rwlock_unlock(&st->resize);
         return odx_mdb_err(rc, write ? "beginning write transaction" : "beginning read transaction");

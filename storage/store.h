@@ -46,6 +46,11 @@ typedef struct odx_coll_dbis {
 } odx_coll_dbis;
 
 int odx_store_open(const char *dir, int readonly, odx_store **out);
+/* For a read-only store: takes the writer lock if no writer process holds
+ * it (0 and *fd), else ODX_EPRECOND; ODX_EREADONLY when the directory is not
+ * writable. Release it with odx_store_writer_release(fd). */
+int odx_store_writer_try(const odx_store *st, int *fd);
+void odx_store_writer_release(int fd);
 void odx_store_close(odx_store *st);
 const char *odx_store_dir(const odx_store *st);
 unsigned odx_store_page_size(const odx_store *st);
