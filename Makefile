@@ -6,6 +6,8 @@
 #   make test      build and run every test (last line: N passed, N failed)
 #   make demo      the real-data demo
 #   make bench     benchmarks; tables go to bench/RESULTS.md
+#   make install   PREFIX=/usr/local (DESTDIR too): bin/omnidex, include/omnidex.h,
+#                  lib/libomnidex.a + lib/pkgconfig/omnidex.pc, share/omnidex/models
 #   make SANITIZE=address,undefined test
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -54,9 +56,16 @@ LIB := $(B)/libomnidex.a
 FAISS_LIBS := $(FAISS_DIR)/lib/libfaiss_c.a $(FAISS_DIR)/lib/libfaiss.a
 TEST_BINS := $(patsubst %.c,$(B)/%,$(TEST_SRCS))
 
-.PHONY: all deps test demo demo-vectors bench clean unit-tests
+.PHONY: all deps test demo demo-vectors bench clean unit-tests install uninstall
 BENCH_TARGETS ?=
-all: $(B)/omnidex $(PROGS)
+# build/share/omnidex/models: the shipped spaces where a binary in build/<variant>/
+# looks for them (<bin>/../share/omnidex/models, as after make install).
+SHARE_LINK := build/share/omnidex/models
+all: $(B)/omnidex $(PROGS) $(SHARE_LINK)
+
+$(SHARE_LINK):
+	@mkdir -p $(dir $@)
+	@ln -sfn ../../../models $@
 
 deps:
 	@tools/deps.sh
@@ -64,6 +73,10 @@ deps:
 $(B)/.deps: tools/deps.sh $(wildcard tools/packages/*.txt)
 	@tools/deps.sh
 	@mkdir -p $(B) && touch $@
+
+# A fresh clone has no FAISS yet: tools/deps.sh builds it (make deps).
+$(FAISS_DIR)/lib/libfaiss_c.a $(FAISS_DIR)/lib/libfaiss.a: | $(B)/.deps
+	@test -f $@ || tools/deps.sh
 
 $(B)/%.o: %.c $(B)/.deps
 	@mkdir -p $(dir $@)
@@ -88,7 +101,7 @@ $(B)/tests/%: tests/%.c $(LIB) $(FAISS_LIBS) tests/unit/testlib.h tests/unit/tes
 unit-tests: $(TEST_BINS)
 
 test: all $(TEST_BINS)
-	@tools/run-tests.sh $(B) $(TEST_BINS) -- $(TEST_SCRIPTS)
+	@ODX_SANITIZE=$(SANITIZE) tools/run-tests.sh $(B) $(TEST_BINS) -- $(TEST_SCRIPTS)
 
 demo: all
 	@OMNIDEX_BIN=$(B)/omnidex tools/demo.sh
@@ -101,5 +114,34 @@ bench: all $(BENCH_TARGETS)
 
 clean:
 	rm -rf build/rel build/san
+
+# make install: the program, the embedded C API (one static archive holding
+# omnidex and the FAISS build it needs, with a pkg-config file listing the
+# Debian libraries to link) and the shipped spaces, which the installed
+# program finds on its default models path (omnidex models --help).
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_LIBS := -lgrpc -lgpr -lprotobuf-c $(filter-out $(FAISS_LIBS),$(LDLIBS))
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/omnidex/models
+	install -m 755 $(B)/omnidex $(DESTDIR)$(PREFIX)/bin/omnidex
+	install -m 644 include/omnidex.h $(DESTDIR)$(PREFIX)/include/omnidex.h
+	@rm -f $(B)/libomnidex-full.a
+	@printf 'CREATE $(B)/libomnidex-full.a\nADDLIB $(LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
+	install -m 644 $(B)/libomnidex-full.a $(DESTDIR)$(PREFIX)/lib/libomnidex.a
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: omnidex\nDescription: multimodal retrieval database (embedded C API)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lomnidex\nLibs.private: -fopenmp %s\n' \
+	  '$(PREFIX)' "$$(sed -n 's/^#define OMNIDEX_VERSION_STRING "\(.*\)"/\1/p' include/omnidex.h)" '$(INSTALL_LIBS)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc
+	@for d in models/*/; do \
+	  n=$$(basename $$d); rm -rf $(DESTDIR)$(PREFIX)/share/omnidex/models/$$n; \
+	  cp -R $$d $(DESTDIR)$(PREFIX)/share/omnidex/models/$$n; \
+	  echo "installed space $$n -> $(DESTDIR)$(PREFIX)/share/omnidex/models/$$n"; done
+	@echo "installed omnidex $(PREFIX)/bin/omnidex (try: omnidex help)"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/omnidex $(DESTDIR)$(PREFIX)/include/omnidex.h \
+	  $(DESTDIR)$(PREFIX)/lib/libomnidex.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/omnidex
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(B)/cli/main.d $(TEST_BINS:=.d)

@@ -7,13 +7,14 @@
 #include "common/meta.h"
 
 static const char *help =
-    "usage: omnidex collection create NAME --dim D [--metric cosine|ip|l2] [--index SPEC|auto] [--space SPACE] [--gpu]\n"
+    "usage: omnidex collection create NAME (--dim D | --space SPACE [--dim D]) [--metric cosine|ip|l2] [--index SPEC|auto] [--gpu]\n"
     "       omnidex collection list [--json]\n"
     "       omnidex collection info NAME [--json]\n"
     "       omnidex collection drop NAME\n"
     "       omnidex collection compact NAME\n"
     "       omnidex collection checkpoint NAME\n"
     "\n"
+    "With --space the dimension is the space's (a --dim that differs is an error).\n"
     "SPEC is a FAISS factory string: Flat, HNSW32,Flat, IVF1024,Flat, IVF1024,PQ32np, SQ8 ...\n"
     "or auto (default): exact Flat below 50,000 vectors, HNSW32 above.\n"
     "Metric cosine (default) normalises vectors; scores are similarities (ip, cosine)\n"
@@ -45,13 +46,20 @@ static int create(const struct cli *g, int argc, char **argv)
         else return cli_usage("collection", "unexpected argument '%s'", a);
     }
     if (!name) return cli_usage("collection", "create needs a NAME");
-    if (!dim) return cli_usage("collection", "create needs --dim D");
+    if (!dim && !space) return cli_usage("collection", "create needs --dim D or --space SPACE");
     odx_metric m;
     if (odx_metric_parse(metric_s, &m)) return cli_usage("collection", "%s", odx_last_error());
     odx_db *db;
     if (cli_open(g, 1, &db)) return 1;
     int rc = odx_collection_create(db, name, (int)dim, m, index, space);
     if (!rc && gpu) rc = odx_collection_set_gpu(db, name, 1);
+    if (!rc && !dim) {
+        odx_collection_info *info;
+        if (!odx_collection_describe(db, name, &info)) {
+            dim = odx_info_dim(info);
+            odx_collection_info_free(info);
+        }
+    }
     odx_db_close(db);
     if (rc) return cli_fail_rc(rc, "collection create");
     if (!g->quiet) printf("created collection '%s' (dim %ld, %s, index %s)\n", name, dim, odx_metric_name(m), index);

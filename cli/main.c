@@ -20,7 +20,7 @@ static const char *usage_text =
     "A multimodal retrieval database: vectors and records in LMDB, FAISS indexes.\n"
     "\n"
     "Commands:\n"
-    "  collection create NAME --dim D [--metric cosine|ip|l2] [--index SPEC|auto] [--space SPACE]\n"
+    "  collection create NAME (--dim D | --space SPACE) [--metric cosine|ip|l2] [--index SPEC|auto]\n"
     "  collection list [--json]\n"
     "  collection info NAME [--json]\n"
     "  collection drop NAME\n"
@@ -39,6 +39,7 @@ static const char *usage_text =
     "  demo [--corpus DIR] [--json] [--html FILE]   cross-modal P@10 on the demo corpus (make demo)\n"
     "  serve [--listen 127.0.0.1:7600] ...   the gRPC server (omnidex serve --help)\n"
     "  version\n"
+    "  help [COMMAND]                 this text, or a command's options\n"
     "\n"
     "Options:\n"
     "  --data DIR   data directory (default $OMNIDEX_DATA or ./omnidex-data)\n"
@@ -47,12 +48,14 @@ static const char *usage_text =
     "  --token-file F       bearer token for --server\n"
     "\n"
     "Environment:\n"
-    "  OMNIDEX_DATA, OMNIDEX_MODELS (spaces directory, default ~/.omnidex/models)\n"
+    "  OMNIDEX_DATA\n"
+    "  OMNIDEX_MODELS=DIR[:DIR]        where spaces are looked up (default ~/.omnidex/models, then\n"
+    "                                  the spaces shipped with omnidex: 'omnidex models --help')\n"
     "  OMNIDEX_FETCH_ALLOW_PRIVATE=1   media URLs may name loopback/private hosts (embedded mode)\n"
     "  OMNIDEX_FILE_ROOTS=DIR[:DIR]    directories file:// URLs may read (embedded mode)\n"
     "\n"
     "Filters: label = \"sneaker\" AND price < 100 AND NOT (tag IN (\"a\",\"b\"))\n"
-    "Run 'omnidex COMMAND --help' for a command's options.\n";
+    "Run 'omnidex help COMMAND' or 'omnidex COMMAND --help' for a command's options.\n";
 
 int cli_fail(const char *fmt, ...)
 {
@@ -125,6 +128,43 @@ bad_opt:
     return cli_fail_rc(rc, "media-by-URL settings from the environment");
 }
 
+static int cmd_version(const struct cli *g, int argc, char **argv)
+{
+    (void)g;
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        puts("usage: omnidex version\nPrints omnidex's version.");
+        return 0;
+    }
+    printf("omnidex %s\n", odx_version());
+    return 0;
+}
+
+/* serve is the gRPC server's own argument parser (rpc/); it reads --data
+ * itself, so the global one is passed on. */
+static int cmd_serve(const struct cli *g, int argc, char **argv)
+{
+    if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");
+    char *sv[256];
+    int sc = 0;
+    sv[sc++] = argv[0];
+    int has_data = 0;
+    for (int k = 1; k < argc; k++) if (!strcmp(argv[k], "--data") || !strncmp(argv[k], "--data=", 7)) has_data = 1;
+    if (!has_data) { sv[sc++] = "--data"; sv[sc++] = (char *)g->data; }
+    for (int k = 1; k < argc && sc < 255; k++) sv[sc++] = argv[k];
+    sv[sc] = NULL;
+    return odx_cli_serve(sc, sv);
+}
+
+/* The command table: a new command is a row here and its handler. */
+static const struct command {
+    const char *name;
+    int (*run)(const struct cli *g, int argc, char **argv);
+} commands[] = {
+    {"collection", cmd_collection}, {"put", cmd_put},       {"search", cmd_search},   {"get", cmd_get},
+    {"delete", cmd_delete},         {"ingest", cmd_ingest}, {"embed", cmd_embed},     {"models", cmd_models},
+    {"demo", cmd_demo},             {"serve", cmd_serve},   {"version", cmd_version},
+};
+
 int main(int argc, char **argv)
 {
     struct cli g = {NULL, NULL, NULL, 0};
@@ -149,31 +189,18 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int cargc = argc - i;
     char **cargv = argv + i;
-    if (g.server && (!strcmp(cmd, "ingest") || !strcmp(cmd, "embed") || !strcmp(cmd, "models")))
-        return cli_fail("%s runs on a local data directory; over --server use the gRPC API's Upsert/Embed/ListModels", cmd);
-    if (!strcmp(cmd, "collection")) return cmd_collection(&g, cargc, cargv);
-    if (!strcmp(cmd, "put")) return cmd_put(&g, cargc, cargv);
-    if (!strcmp(cmd, "search")) return cmd_search(&g, cargc, cargv);
-    if (!strcmp(cmd, "get")) return cmd_get(&g, cargc, cargv);
-    if (!strcmp(cmd, "delete")) return cmd_delete(&g, cargc, cargv);
-    if (!strcmp(cmd, "ingest")) return cmd_ingest(&g, cargc, cargv);
-    if (!strcmp(cmd, "embed")) return cmd_embed(&g, cargc, cargv);
-    if (!strcmp(cmd, "models")) return cmd_models(&g, cargc, cargv);
-    if (!strcmp(cmd, "demo")) return cmd_demo(&g, cargc, cargv);
-    if (!strcmp(cmd, "version")) { printf("omnidex %s\n", odx_version()); return 0; }
-    if (!strcmp(cmd, "serve")) {
-        if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");
-        /* serve reads --data itself; pass the global one on. */
-        char *sv[256];
-        int sc = 0;
-        sv[sc++] = cargv[0];
-        int has_data = 0;
-        for (int k = 1; k < cargc; k++) if (!strcmp(cargv[k], "--data") || !strncmp(cargv[k], "--data=", 7)) has_data = 1;
-        if (!has_data) { sv[sc++] = "--data"; sv[sc++] = (char *)g.data; }
-        for (int k = 1; k < cargc && sc < 255; k++) sv[sc++] = cargv[k];
-        sv[sc] = NULL;
-        return odx_cli_serve(sc, sv);
+    if (!strcmp(cmd, "help")) {
+        /* omnidex help [COMMAND]: the command's own --help. */
+        if (cargc < 2) { fputs(usage_text, stdout); return 0; }
+        static char help_flag[] = "--help";
+        char *hv[3] = {cargv[1], help_flag, NULL};
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+            if (!strcmp(cargv[1], commands[k].name)) return commands[k].run(&g, 2, hv);
+        fprintf(stderr, "omnidex: no command '%s'\n\n%s", cargv[1], usage_text);
+        return 2;
     }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(cmd, commands[k].name)) return commands[k].run(&g, cargc, cargv);
     fprintf(stderr, "omnidex: unknown command '%s'\n\n%s", cmd, usage_text);
     return 2;
 }

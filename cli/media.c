@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "common/alloc.h"
+#include "common/error.h"
 #include "common/util.h"
 #include "encoders/models/hub.h"
 #include "encoders/space.h"
@@ -98,11 +99,32 @@ int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format
     return -1;
 }
 
+/* A space seen by the models command: opened here from the models path, or
+ * the server's (omnidex --server), whose encoders run there. */
+struct space_view {
+    odx_space *s; /* local */
+    odx_db *db;   /* client mode */
+    const char *name;
+    int dim;
+    unsigned mask;
+};
+
+static int view_embed(struct space_view *sv, odx_modality m, const void *data, size_t len, float *out)
+{
+    if (sv->s) return odx_space_embed(sv->s, m, &data, &len, 1, out);
+    float *v = NULL;
+    int dim = 0, rc = odx_embed(sv->db, sv->name, m, data, len, NULL, &v, &dim);
+    if (!rc && dim != sv->dim)
+        rc = odx_error(ODX_ECORRUPT, "the server's %s vector has %d values, not %d", odx_modality_name(m), dim, sv->dim);
+    if (!rc) memcpy(out, v, (size_t)dim * sizeof *out);
+    odx_free(v);
+    return rc;
+}
+
 /* ---- embed ---- */
 
 int cmd_embed(const struct cli *g, int argc, char **argv)
 {
-    (void)g;
     const char *model = NULL, *space = NULL, *text = NULL, *file = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -124,28 +146,39 @@ int cmd_embed(const struct cli *g, int argc, char **argv)
     }
     if (!!model == !!space) return cli_usage("embed", "needs exactly one of --model DIR or --space NAME");
     if (!!text == !!file) return cli_usage("embed", "needs exactly one of --text or --file FILE");
-    odx_space *s;
-    int rc = model ? odx_space_open(model, &s) : odx_space_open_name(space, &s);
-    if (rc) return cli_fail_rc(rc, "embed");
+    if (g->server && model) return cli_usage("embed", "--model DIR names a local directory; with --server use --space NAME");
+    struct space_view sv = {NULL, NULL, space, 0, 0};
+    int rc;
+    if (g->server) {
+        /* The server embeds: no weights needed here. */
+        if (cli_open(g, 0, &sv.db)) return 1;
+        rc = odx_space_info(sv.db, space, &sv.dim, &sv.mask);
+    } else {
+        rc = model ? odx_space_open(model, &sv.s) : odx_space_open_name(space, &sv.s);
+        if (!rc) sv.dim = odx_space_dim(sv.s);
+    }
+    if (rc) {
+        odx_db_close(sv.db);
+        return cli_fail_rc(rc, "embed");
+    }
     void *data = (void *)text;
     size_t len = text ? strlen(text) : 0;
     odx_modality m = ODX_MODALITY_TEXT;
     int status = 0;
     if (file) {
         const char *fmt;
-        if (cli_read_file(file, &data, &len)) { odx_space_close(s); return 1; }
+        if (cli_read_file(file, &data, &len)) { odx_space_close(sv.s); odx_db_close(sv.db); return 1; }
         if (cli_sniff(data, len, &m, &fmt)) {
             odx_free(data);
-            odx_space_close(s);
+            odx_space_close(sv.s);
+            odx_db_close(sv.db);
             return cli_fail("%s: %s data is not a format omnidex can embed", file, fmt);
         }
     }
-    int dim = odx_space_dim(s);
+    int dim = sv.dim;
     float *v = odx_malloc((size_t)dim * sizeof *v);
-    const void *d[1] = {data};
-    size_t l[1] = {len};
     if (!v) status = cli_fail("out of memory");
-    else if ((rc = odx_space_embed(s, m, d, l, 1, v))) status = cli_fail_rc(rc, file ? file : "embed");
+    else if ((rc = view_embed(&sv, m, data, len, v))) status = cli_fail_rc(rc, file ? file : "embed");
     else {
         if (json) printf("{\"modality\":\"%s\",\"dim\":%d,\"vector\":[", odx_modality_name(m), dim);
         else printf("%s, %d dimensions:\n", odx_modality_name(m), dim);
@@ -154,7 +187,8 @@ int cmd_embed(const struct cli *g, int argc, char **argv)
     }
     odx_free(v);
     if (file) odx_free(data);
-    odx_space_close(s);
+    odx_space_close(sv.s);
+    odx_db_close(sv.db);
     return status;
 }
 
@@ -369,78 +403,161 @@ static int models_pull(const struct cli *g, int argc, char **argv)
     return 0;
 }
 
+static const char models_usage[] =
+    "usage: omnidex models list [--json]\n"
+    "       omnidex models info NAME [--json]\n"
+    "       omnidex models verify NAME [--json]\n"
+    "       omnidex models pull REPO [--revision R] [--hub URL] [--name NAME]\n"
+    "\n"
+    "  list     the installed spaces, from every directory of the search path\n"
+    "  info     a space's dimension, modalities and directory\n"
+    "  verify   loads every tensor, then embeds one sample per modality the space has (a text,\n"
+    "           a BMP image, a WAV clip, an animated GIF video, an OFF mesh) end to end and\n"
+    "           checks each vector is finite and unit-norm; exit 1 when any tower fails\n"
+    "  pull     download a Hugging Face-layout model ({hub}/{repo}/resolve/{rev}/{file}; hub from\n"
+    "           --hub, $OMNIDEX_HUB or huggingface.co), resumable, checksummed, into the first\n"
+    "           directory of the search path\n"
+    "\n"
+    "Search path: $OMNIDEX_MODELS (directories separated by ':'); when unset,\n"
+    "~/.omnidex/models, then the spaces shipped with omnidex (<bin>/../share/omnidex/models,\n"
+    "laid out by 'make install'), /usr/local/share/omnidex/models, /usr/share/omnidex/models.\n"
+    "The first directory holding a space of the name wins.\n";
+
+/* ,"key":"value" with value escaped as JSON (through the metadata writer). */
+static void print_json_string_member(const char *key, const char *val)
+{
+    char *esc = NULL;
+    odx_meta *e = NULL;
+    if (!odx_meta_new(&e) && !odx_meta_set_string(e, key, val, strnlen(val, 400)) && !odx_meta_to_json(e, &esc))
+        printf(",%.*s", (int)strlen(esc) - 2, esc + 1);
+    odx_free(esc);
+    odx_meta_free(e);
+}
+
+/* models verify: one sample per modality the space has, end to end. */
+static int models_verify(const struct cli *g, struct space_view *sv, int json)
+{
+    int status = 0, first = 1;
+    float *v = odx_malloc((size_t)sv->dim * sizeof *v);
+    if (!v) return cli_fail("out of memory");
+    if (json) printf("{\"name\":\"%s\",\"towers\":[", sv->name);
+    for (int m = 1; m < ODX_MODALITY_COUNT; m++) {
+        if (!(sv->mask & (1u << m))) continue;
+        double t0 = odx_now_mono();
+        unsigned char *sample;
+        size_t len;
+        int rc = odx_space_sample((odx_modality)m, &sample, &len);
+        if (!rc) {
+            rc = view_embed(sv, (odx_modality)m, sample, len, v);
+            odx_free(sample);
+        }
+        if (!rc) rc = odx_space_check_vector(sv->name, (odx_modality)m, v, sv->dim);
+        double ms = (odx_now_mono() - t0) * 1e3;
+        const char *mn = odx_modality_name((odx_modality)m), *what = odx_space_verify_sample_name((odx_modality)m);
+        if (json) {
+            printf("%s{\"modality\":\"%s\",\"ok\":%s,\"ms\":%.1f", first ? "" : ",", mn, rc ? "false" : "true", ms);
+            if (rc) print_json_string_member("error", odx_last_error());
+            printf("}");
+            first = 0;
+        } else if (rc) {
+            cli_fail("verify %s (%s): %s", mn, what, odx_last_error());
+        } else if (!g->quiet) {
+            printf("verify: %-5s ok (%s, %.0f ms)\n", mn, what, ms);
+        }
+        if (rc) status = 1;
+    }
+    if (json) printf("],\"ok\":%s}\n", status ? "false" : "true");
+    odx_free(v);
+    return status;
+}
+
+static int models_info(const struct cli *g, struct space_view *sv, int json)
+{
+    const char *where = sv->s ? odx_space_dir(sv->s) : g->server;
+    if (json) {
+        printf("{\"name\":\"%s\",\"dim\":%d,\"modalities\":[", sv->name, sv->dim);
+        int first = 1;
+        for (int m = 1; m < ODX_MODALITY_COUNT; m++)
+            if (sv->mask & (1u << m)) { printf("%s\"%s\"", first ? "" : ",", odx_modality_name((odx_modality)m)); first = 0; }
+        printf("]");
+        print_json_string_member(sv->s ? "path" : "server", where);
+        printf("}\n");
+    } else {
+        printf("space       %s\ndimension   %d\nmodalities ", sv->name, sv->dim);
+        for (int m = 1; m < ODX_MODALITY_COUNT; m++)
+            if (sv->mask & (1u << m)) printf(" %s", odx_modality_name((odx_modality)m));
+        printf("\n%s      %s\n", sv->s ? "path  " : "server", where);
+    }
+    return 0;
+}
+
 int cmd_models(const struct cli *g, int argc, char **argv)
 {
-    const char *sub = argc >= 2 ? argv[1] : "--help";
+    const char *sub = argc >= 2 ? argv[1] : NULL;
+    if (!sub) { fputs(models_usage, stderr); return 2; }
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) { fputs(models_usage, stdout); return 0; }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(models_usage, stdout); return 0; }
     int json = 0;
     const char *name = NULL;
     for (int i = 2; i < argc && strcmp(sub, "pull"); i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-') return cli_usage("models", "unknown option '%s'", argv[i]);
-        else name = argv[i];
+        else if (!name) name = argv[i];
+        else return cli_usage("models", "unexpected argument '%s'", argv[i]);
     }
-    char dir[1024];
-    odx_models_dir(dir, sizeof dir);
-    if (!strcmp(sub, "list")) {
+    int is_list = !strcmp(sub, "list"), is_info = !strcmp(sub, "info"), is_verify = !strcmp(sub, "verify");
+    if (!strcmp(sub, "pull")) {
+        if (g->server)
+            return cli_fail("models pull downloads into this machine's models directory; to give the server a space, "
+                            "run 'omnidex models pull' on the server's host (the server finds it on its next use)");
+        return models_pull(g, argc, argv);
+    }
+    if (!is_list && !is_info && !is_verify) {
+        fprintf(stderr, "omnidex models: unknown subcommand '%s'\n\n%s", sub, models_usage);
+        return 2;
+    }
+    if ((is_info || is_verify) && !name) return cli_usage("models", "%s needs a space NAME", sub);
+    struct space_view sv = {NULL, NULL, name, 0, 0};
+    if (g->server && cli_open(g, 0, &sv.db)) return 1;
+    int rc, status = 0;
+    if (is_list) {
         char **names;
         size_t n;
-        int rc = odx_space_list(&names, &n);
-        if (rc) return cli_fail_rc(rc, "models list");
+        if ((rc = odx_db_space_list(sv.db, &names, &n))) {
+            odx_db_close(sv.db);
+            return cli_fail_rc(rc, "models list");
+        }
         if (json) {
             printf("[");
             for (size_t i = 0; i < n; i++) printf("%s\"%s\"", i ? "," : "", names[i]);
             printf("]\n");
         } else {
-            if (!n && !g->quiet) fprintf(stderr, "no spaces installed under %s\n", dir);
+            char path[8192] = "";
+            odx_models_path(path, sizeof path);
+            if (!n && !g->quiet) {
+                if (g->server) fprintf(stderr, "no spaces installed on %s\n", g->server);
+                else fprintf(stderr, "no spaces installed (search path %s)\n", path);
+            }
             for (size_t i = 0; i < n; i++) printf("%s\n", names[i]);
         }
         odx_free(names);
+        odx_db_close(sv.db);
         return 0;
     }
-    if (!strcmp(sub, "pull")) return models_pull(g, argc, argv);
-    if (!strcmp(sub, "info") || !strcmp(sub, "verify")) {
-        if (!name) return cli_usage("models", "%s needs a space NAME", sub);
-        odx_space *s;
-        int rc = odx_space_open_name(name, &s);
-        if (rc) return cli_fail_rc(rc, name);
-        unsigned mask = 0;
+    if (sv.db) {
+        rc = odx_space_info(sv.db, name, &sv.dim, &sv.mask);
+    } else if (!(rc = odx_space_open_name(name, &sv.s))) {
+        sv.name = odx_space_name(sv.s);
+        sv.dim = odx_space_dim(sv.s);
         for (int m = 1; m < ODX_MODALITY_COUNT; m++)
-            if (odx_space_supports(s, (odx_modality)m)) mask |= 1u << m;
-        if (json) {
-            printf("{\"name\":\"%s\",\"dim\":%d,\"modalities\":[", odx_space_name(s), odx_space_dim(s));
-            int first = 1;
-            for (int m = 1; m < ODX_MODALITY_COUNT; m++)
-                if (mask & (1u << m)) { printf("%s\"%s\"", first ? "" : ",", odx_modality_name((odx_modality)m)); first = 0; }
-            printf("],\"path\":\"%s/%s\"}\n", dir, name);
-        } else {
-            printf("space       %s\ndimension   %d\nmodalities ", odx_space_name(s), odx_space_dim(s));
-            for (int m = 1; m < ODX_MODALITY_COUNT; m++)
-                if (mask & (1u << m)) printf(" %s", odx_modality_name((odx_modality)m));
-            printf("\npath        %s/%s\n", dir, name);
-        }
-        /* Opening loads and validates every tensor; verify also runs one
-         * embedding per modality end to end. */
-        int status = 0;
-        if (!strcmp(sub, "verify")) {
-            float *v = odx_malloc((size_t)odx_space_dim(s) * sizeof *v);
-            if (v && (mask & (1u << ODX_MODALITY_TEXT))) {
-                const void *d[1] = {"a photo of a cat"};
-                size_t l[1] = {16};
-                if ((rc = odx_space_embed(s, ODX_MODALITY_TEXT, d, l, 1, v))) status = cli_fail_rc(rc, "verify text");
-                else if (!g->quiet) printf("verify: text tower ok\n");
-            }
-            odx_free(v);
-        }
-        odx_space_close(s);
-        return status;
+            if (odx_space_supports(sv.s, (odx_modality)m)) sv.mask |= 1u << m;
     }
-    fputs("usage: omnidex models list [--json]\n"
-          "       omnidex models pull REPO [--revision R] [--hub URL] [--name NAME]\n"
-          "           download a Hugging Face-layout model ({hub}/{repo}/resolve/{rev}/{file}; hub from\n"
-          "           --hub, $OMNIDEX_HUB or huggingface.co), resumable, checksummed, into the models dir\n"
-          "       omnidex models info NAME [--json]\n"
-          "       omnidex models verify NAME\n"
-          "Spaces live under $OMNIDEX_MODELS (default $HOME/.omnidex/models).\n",
-          !strcmp(sub, "--help") ? stdout : stderr);
-    return !strcmp(sub, "--help") ? 0 : 2;
+    if (rc) status = cli_fail_rc(rc, name);
+    /* Opening loaded and validated every tensor; verify runs every tower. */
+    else if (is_verify) status = models_verify(g, &sv, json);
+    else status = models_info(g, &sv, json);
+    odx_space_close(sv.s);
+    odx_db_close(sv.db);
+    return status;
 }

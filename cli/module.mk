@@ -9,4 +9,4 @@ CLI_OBJS += $(B)/cli/remote.o
 $(B)/cli/remote.o: build/gen/omnidex/v1/omnidex.pb-c.h
 $(B)/cli/remote.o: CPPFLAGS += -Ibuild/gen
 $(B)/cli/remote.o: CFLAGS += -Wno-missing-braces
-TEST_SCRIPTS += tests/integration/core_cli_remote.py
+TEST_SCRIPTS += tests/integration/core_cli_remote.py tests/integration/core_workflows.py

@@ -382,8 +382,114 @@ static int r_search(void *ctx, const char *coll, const odx_query *q, const odx_s
     return 0;
 }
 
+static int r_maintain(void *ctx, const char *name, int compact)
+{
+    Omnidex__V1__MaintainCollectionRequest req = OMNIDEX__V1__MAINTAIN_COLLECTION_REQUEST__INIT;
+    req.name = (char *)name;
+    req.operation = compact ? OMNIDEX__V1__MAINTENANCE__MAINTENANCE_COMPACT : OMNIDEX__V1__MAINTENANCE__MAINTENANCE_CHECKPOINT;
+    Omnidex__V1__MaintainCollectionResponse *resp;
+    int rc = odx_rpc_maintain_collection(ctx, &req, &resp);
+    if (!rc) odx_rpc_free(&resp->base);
+    return rc;
+}
+
+static int r_embed(void *ctx, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
+                   float **vec, int *dim)
+{
+    Omnidex__V1__EmbedRequest req = OMNIDEX__V1__EMBED_REQUEST__INIT;
+    Omnidex__V1__Media media = OMNIDEX__V1__MEDIA__INIT;
+    char *text = NULL;
+    req.space = (char *)space;
+    if (m == ODX_MODALITY_TEXT) {
+        /* The wire's text is a C string: copy the bytes and end them. */
+        if (!(text = odx_malloc(len + 1))) return odx_error(ODX_ENOMEM, "out of memory");
+        memcpy(text, data, len);
+        text[len] = 0;
+        req.input_case = OMNIDEX__V1__EMBED_REQUEST__INPUT_TEXT;
+        req.text = text;
+    } else {
+        media.modality = to_pb_mod(m);
+        if (data) {
+            media.source_case = OMNIDEX__V1__MEDIA__SOURCE_DATA;
+            media.data.data = (uint8_t *)data;
+            media.data.len = len;
+        } else {
+            media.source_case = OMNIDEX__V1__MEDIA__SOURCE_URI;
+            media.uri = (char *)uri;
+        }
+        req.input_case = OMNIDEX__V1__EMBED_REQUEST__INPUT_MEDIA;
+        req.media = &media;
+    }
+    Omnidex__V1__EmbedResponse *resp;
+    int rc = odx_rpc_embed(ctx, &req, &resp);
+    odx_free(text);
+    if (rc) return rc;
+    if (!resp->vector || !resp->vector->n_values || resp->vector->n_values > 65536) {
+        odx_rpc_free(&resp->base);
+        return odx_error(ODX_EINTERNAL, "server sent no vector");
+    }
+    float *v = odx_malloc(resp->vector->n_values * sizeof *v);
+    if (!v) { odx_rpc_free(&resp->base); return odx_error(ODX_ENOMEM, "out of memory"); }
+    memcpy(v, resp->vector->values, resp->vector->n_values * sizeof *v);
+    *vec = v;
+    *dim = (int)resp->vector->n_values;
+    odx_rpc_free(&resp->base);
+    return 0;
+}
+
+static int list_models(void *ctx, Omnidex__V1__ListModelsResponse **resp)
+{
+    Omnidex__V1__ListModelsRequest req = OMNIDEX__V1__LIST_MODELS_REQUEST__INIT;
+    return odx_rpc_list_models(ctx, &req, resp);
+}
+
+static int r_space_list(void *ctx, char ***names, size_t *count)
+{
+    Omnidex__V1__ListModelsResponse *resp;
+    int rc = list_models(ctx, &resp);
+    if (rc) return rc;
+    size_t bytes = 0;
+    for (size_t i = 0; i < resp->n_models; i++) bytes += strlen(resp->models[i]->space) + 1;
+    char **out = odx_malloc((resp->n_models + 1) * sizeof *out + bytes);
+    if (!out) { odx_rpc_free(&resp->base); return odx_error(ODX_ENOMEM, "out of memory"); }
+    char *p = (char *)(out + resp->n_models + 1);
+    for (size_t i = 0; i < resp->n_models; i++) {
+        size_t l = strlen(resp->models[i]->space) + 1;
+        memcpy(p, resp->models[i]->space, l);
+        out[i] = p;
+        p += l;
+    }
+    out[resp->n_models] = NULL;
+    *names = out;
+    *count = resp->n_models;
+    odx_rpc_free(&resp->base);
+    return 0;
+}
+
+static int r_space_info(void *ctx, const char *space, int *dim, unsigned *modalities)
+{
+    Omnidex__V1__ListModelsResponse *resp;
+    int rc = list_models(ctx, &resp);
+    if (rc) return rc;
+    rc = odx_error(ODX_EPRECOND, "space '%s' is not installed on the server", space);
+    for (size_t i = 0; i < resp->n_models; i++) {
+        const Omnidex__V1__Model *md = resp->models[i];
+        if (strcmp(md->space, space)) continue;
+        if (!md->dim) { rc = odx_error(ODX_EPRECOND, "space '%s' does not open on the server", space); break; }
+        unsigned mask = 0;
+        for (size_t k = 0; k < md->n_modalities; k++) mask |= 1u << from_pb_mod(md->modalities[k]);
+        if (dim) *dim = (int)md->dim;
+        if (modalities) *modalities = mask;
+        rc = 0;
+        break;
+    }
+    odx_rpc_free(&resp->base);
+    return rc;
+}
+
 static const struct odx_remote_ops ops = {
     r_close, r_create, r_drop, r_list, r_describe, r_upsert, r_remove, r_get, r_search,
+    r_maintain, r_embed, r_space_list, r_space_info,
 };
 
 int cli_open_remote(const struct cli *g, odx_db **db)

@@ -6,7 +6,8 @@ LIB_SRCS += encoders/runtime/safetensors.c encoders/runtime/arena.c \
             encoders/models/clip.c encoders/models/hub.c \
             encoders/tokenizer/clip_bpe.c \
             encoders/media/image_decode.c encoders/media/exif.c \
-            encoders/media/image_preprocess.c encoders/space.c
+            encoders/media/image_preprocess.c encoders/space.c \
+            encoders/space_verify.c
 # audio path (docs/modalities.md "Audio"): decode, Kaldi fbank, generic ViT, audio tower
 LIB_SRCS += encoders/models/vit.c encoders/media/audio.c encoders/media/fbank.c \
             encoders/models/audio_tower.c

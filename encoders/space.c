@@ -3,11 +3,13 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/error.h"
@@ -24,6 +26,7 @@
 
 struct odx_space {
     char name[129];
+    char dir[4096]; /* where it was opened from */
     int dim;
     int has[ODX_MODALITY_COUNT];
     int listed[ODX_MODALITY_COUNT]; /* space.json's modalities (all when absent) */
@@ -42,13 +45,83 @@ struct odx_space {
     double audio_max_seconds, video_max_seconds;
 };
 
-int odx_models_dir(char *buf, size_t cap)
+/* The default search path when $OMNIDEX_MODELS is unset: the user's own
+ * directory first (where 'models pull' writes), then the spaces shipped with
+ * this program, found beside its executable as <bin>/../share/omnidex/models
+ * (make install lays them out so; the build tree has build/share too), then
+ * the usual system share directories. */
+static int default_path(char *buf, size_t cap)
+{
+    const char *home = getenv("HOME");
+    size_t n = 0;
+    int w = snprintf(buf, cap, "%s/.omnidex/models", home && *home ? home : ".");
+    if (w < 0 || (size_t)w >= cap) return odx_error(ODX_EINVAL, "models directory path too long");
+    n = (size_t)w;
+    char exe[4096];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *extra[3] = {NULL, "/usr/local/share/omnidex/models", "/usr/share/omnidex/models"};
+    char shipped[4096 + 32];
+    if (el > 0) {
+        exe[el] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(shipped, sizeof shipped, "%s/../share/omnidex/models", exe);
+            char real[PATH_MAX];
+            /* Absent: nothing shipped beside this program (a test binary). */
+            if (realpath(shipped, real)) {
+                snprintf(shipped, sizeof shipped, "%s", real);
+                extra[0] = shipped;
+            }
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!extra[i]) continue;
+        w = snprintf(buf + n, cap - n, ":%s", extra[i]);
+        if (w < 0 || (size_t)w >= cap - n) break; /* the fallbacks are optional */
+        n += (size_t)w;
+    }
+    return 0;
+}
+
+int odx_models_path(char *buf, size_t cap)
 {
     const char *env = getenv("OMNIDEX_MODELS");
-    const char *home = getenv("HOME");
-    int n = env && *env ? snprintf(buf, cap, "%s", env)
-                        : snprintf(buf, cap, "%s/.omnidex/models", home && *home ? home : ".");
-    if (n < 0 || (size_t)n >= cap) return odx_error(ODX_EINVAL, "models directory path too long");
+    if (env && *env) {
+        int n = snprintf(buf, cap, "%s", env);
+        if (n < 0 || (size_t)n >= cap) return odx_error(ODX_EINVAL, "OMNIDEX_MODELS is too long");
+        return 0;
+    }
+    return default_path(buf, cap);
+}
+
+int odx_models_dir(char *buf, size_t cap)
+{
+    char path[8192];
+    int rc = odx_models_path(path, sizeof path);
+    if (rc) return rc;
+    size_t n = strcspn(path, ":");
+    if (n >= cap) return odx_error(ODX_EINVAL, "models directory path too long");
+    memcpy(buf, path, n);
+    buf[n] = 0;
+    return 0;
+}
+
+int odx_models_path_next(const char **cursor, char *dir, size_t cap)
+{
+    const char *p = *cursor;
+    while (p && *p) {
+        size_t n = strcspn(p, ":");
+        const char *next = p[n] ? p + n + 1 : p + n;
+        if (n > 0 && n < cap) {
+            memcpy(dir, p, n);
+            dir[n] = 0;
+            *cursor = next;
+            return 1;
+        }
+        p = next;
+    }
+    *cursor = p;
     return 0;
 }
 
@@ -227,6 +300,7 @@ int odx_space_open(const char *dir, odx_space **out)
     if (!s) return odx_error(ODX_ENOMEM, "out of memory");
     char path[4096], model_dir[4096];
     base_name(dir, s->name, sizeof s->name);
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
     for (int m = 1; m < ODX_MODALITY_COUNT; m++) s->listed[m] = 1;
     s->video_frames = 8;
     s->video_max_seconds = 7200;
@@ -287,14 +361,21 @@ int odx_space_open(const char *dir, odx_space **out)
 int odx_space_open_name(const char *name, odx_space **out)
 {
     if (!valid_name(name)) return odx_error(ODX_EINVAL, "bad space name '%.64s'", name);
-    char dir[4096], path[4096 + 130];
-    int rc = odx_models_dir(dir, sizeof dir);
+    char mpath[8192], dir[4096], path[4096 + 130];
+    int rc = odx_models_path(mpath, sizeof mpath);
     if (rc) return rc;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return odx_space_open(path, out);
+    /* The first directory of the search path that holds the name wins. */
+    const char *cur = mpath;
+    while (odx_models_path_next(&cur, dir, sizeof dir)) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return odx_space_open(path, out);
+    }
+    return odx_error(ODX_ENOTFOUND, "space '%s' is not installed (looked in %s)", name, mpath);
 }
 
 const char *odx_space_name(const odx_space *s) { return s->name; }
+const char *odx_space_dir(const odx_space *s) { return s->dir; }
 int odx_space_dim(const odx_space *s) { return s->dim; }
 
 int odx_space_supports(const odx_space *s, odx_modality m)

@@ -16,8 +16,11 @@
  * goes through the image tower (frames mean-pooled, soundtrack fused by
  * audio_weight); 3D through the point tower, or where there is none, depth
  * views rendered in software through the image tower.
- * Spaces are looked up by name under the models directory:
- * $OMNIDEX_MODELS, else $HOME/.omnidex/models.
+ * Spaces are looked up by name along the models search path: the
+ * directories of $OMNIDEX_MODELS (colon-separated), else
+ * $HOME/.omnidex/models, then the spaces shipped beside the executable
+ * (<bin>/../share/omnidex/models, where 'make install' puts them), then
+ * /usr/local/share/omnidex/models and /usr/share/omnidex/models.
  *
  * An odx_space may be shared by threads (embedding calls are serialised by
  * the model's own lock). Vectors are L2-normalised; metric is cosine. */
@@ -37,11 +40,19 @@ int odx_space_open(const char *dir, odx_space **out);
 int odx_space_open_name(const char *name, odx_space **out);
 void odx_space_close(odx_space *s);
 
-/* The models directory (never NULL; "$HOME/.omnidex/models" or
- * $OMNIDEX_MODELS), written into buf. 0 or ODX_EINVAL if it does not fit. */
+/* The models directory where downloads go: the first directory of the
+ * search path ("$HOME/.omnidex/models" or the first of $OMNIDEX_MODELS),
+ * written into buf. 0 or ODX_EINVAL if it does not fit. */
 int odx_models_dir(char *buf, size_t cap);
+/* The whole search path, colon-separated, written into buf. */
+int odx_models_path(char *buf, size_t cap);
+/* Iterates a search path: copies the directory at *cursor into dir and
+ * advances; 0 at the end (empty entries are skipped). */
+int odx_models_path_next(const char **cursor, char *dir, size_t cap);
 
 const char *odx_space_name(const odx_space *s);
+/* The directory the space was opened from. */
+const char *odx_space_dir(const odx_space *s);
 int odx_space_dim(const odx_space *s);
 /* 1 when the space has an encoder for m. */
 int odx_space_supports(const odx_space *s, odx_modality m);
@@ -51,5 +62,18 @@ int odx_space_supports(const odx_space *s, odx_modality m);
  * has no encoder for m; ODX_EMEDIA / ODX_ELIMIT / ODX_EINVAL for bad input. */
 int odx_space_embed(odx_space *s, odx_modality m, const void *const *data, const size_t *len,
                     int n, float *out);
+
+/* Embeds one sample of modality m made in memory (a text, a BMP, a WAV, an
+ * animated GIF, an OFF cube) through the space's whole path and checks the
+ * vector is finite and unit-norm. out: dim floats. ODX_EPRECOND when the
+ * space has no encoder for m; ODX_ECORRUPT for a bad vector. */
+int odx_space_verify(odx_space *s, odx_modality m, float *out);
+/* The sample odx_space_verify embeds for m, made anew (free with odx_free). */
+int odx_space_sample(odx_modality m, unsigned char **data, size_t *len);
+/* ODX_ECORRUPT (with a message naming space and m) unless v is finite and
+ * unit-norm within 1e-3. */
+int odx_space_check_vector(const char *space, odx_modality m, const float *v, int dim);
+/* What odx_space_verify embeds for m, e.g. "a 64x48 BMP". */
+const char *odx_space_verify_sample_name(odx_modality m);
 
 #endif

@@ -128,7 +128,8 @@ int odx_db_set_option(odx_db *db, const char *name, const char *value);
 
 /* ---- collections ------------------------------------------------------- */
 
-/* Creates a collection of vectors of dimension dim (1..65536).
+/* Creates a collection of vectors of dimension dim (1..65536; 0 with a space
+ * takes the space's dimension, and any other dim must equal it).
  * index_spec: a FAISS factory string ("Flat", "HNSW32,Flat", "IVF1024,Flat",
  * "IVF1024,PQ32np", "SQ8", ...) or "auto"/NULL (Flat below 50k vectors, HNSW
  * above). space: the embedding space the collection is bound to, or NULL for
@@ -334,8 +335,11 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q,
 
 /* ---- embedding spaces -------------------------------------------------- */
 
-/* Spaces live under the models directory ($OMNIDEX_MODELS, else
- * $HOME/.omnidex/models), one directory each (a model plus space.json). */
+/* Spaces live along the models search path, one directory each (a model
+ * plus space.json): the directories of $OMNIDEX_MODELS (colon-separated),
+ * else $HOME/.omnidex/models, then the spaces shipped with omnidex
+ * (<bin>/../share/omnidex/models, where 'make install' puts them),
+ * /usr/local/share/omnidex/models and /usr/share/omnidex/models. */
 
 /* Embeds one text (UTF-8) or media payload with the named space. data may be
  * NULL with a uri instead (not supported yet: ODX_EUNSUPPORTED). *vec holds
@@ -347,6 +351,9 @@ int odx_embed(odx_db *db, const char *space, odx_modality modality, const void *
 /* The installed spaces, sorted: one allocation (odx_free), like
  * odx_collection_list. */
 int odx_space_list(char ***names, size_t *count);
+/* The spaces db can embed with: odx_space_list() for a local data directory,
+ * the server's for a client-backed handle. */
+int odx_db_space_list(odx_db *db, char ***names, size_t *count);
 /* Dimension and modalities (bit 1 << modality) of an installed space. */
 int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities);
 

@@ -230,6 +230,9 @@ int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metr
     int rc = check_name(name);
     if (rc) return rc;
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
+    /* No dimension with a space: the space's own. */
+    if (dim == 0 && space && *space && (rc = odx_space_info(db, space, &dim, NULL)))
+        return odx_error_wrap(rc, "collection '%s'", name);
     if (dim < 1 || dim > 65536) return odx_error(ODX_EINVAL, "dimension %d out of range (1..65536)", dim);
     if (metric != ODX_METRIC_COSINE && metric != ODX_METRIC_IP && metric != ODX_METRIC_L2)
         return odx_error(ODX_EINVAL, "unknown metric %d", (int)metric);
@@ -410,7 +413,7 @@ int odx_collection_set_gpu(odx_db *db, const char *name, int on)
 
 int odx_collection_checkpoint(odx_db *db, const char *name)
 {
-    if (db->remote) return odx_remote_unsupported("collection checkpoint");
+    REMOTE(maintain, "collection checkpoint", name, 0);
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
     if (rc) return rc;
@@ -423,7 +426,7 @@ int odx_collection_checkpoint(odx_db *db, const char *name)
 
 int odx_collection_compact(odx_db *db, const char *name)
 {
-    if (db->remote) return odx_remote_unsupported("collection compact");
+    REMOTE(maintain, "collection compact", name, 1);
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);

@@ -27,10 +27,10 @@ static int space_get(odx_db *db, const char *name, odx_space **out)
     odx_space *s;
     int rc = odx_space_open_name(name, &s);
     if (rc == ODX_ENOTFOUND) {
-        char dir[1024] = "";
-        odx_models_dir(dir, sizeof dir);
+        char path[8192] = "";
+        odx_models_path(path, sizeof path);
         rc = odx_error(ODX_EPRECOND, "space '%s' is not installed (looked in %s; set OMNIDEX_MODELS or run 'omnidex models pull')",
-                       name, dir);
+                       name, path);
     } else if (rc == ODX_ECORRUPT || rc == ODX_EINVAL || rc == ODX_EVERSION) {
         /* A broken model directory: the request is fine, the server is not
          * ready to serve it ('omnidex models verify' says why). */
@@ -124,6 +124,9 @@ int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, s
     if (!db || !space) return odx_error(ODX_EINVAL, "NULL argument");
     if (m == ODX_MODALITY_VECTOR || (int)m < 0 || (int)m >= ODX_MODALITY_COUNT)
         return odx_error(ODX_EINVAL, "embedding needs a text or media modality");
+    if (db->remote)
+        return db->remote->embed ? db->remote->embed(db->remote_ctx, space, m, data, len, uri, vec, dim)
+                                 : odx_remote_unsupported("embed");
     odx_space *s;
     int rc = space_get(db, space, &s);
     if (rc) return rc;
@@ -138,6 +141,10 @@ int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, s
 
 int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities)
 {
+    if (!db || !space) return odx_error(ODX_EINVAL, "NULL argument");
+    if (db->remote)
+        return db->remote->space_info ? db->remote->space_info(db->remote_ctx, space, dim, modalities)
+                                      : odx_remote_unsupported("models info");
     odx_space *s;
     int rc = space_get(db, space, &s);
     if (rc) return rc;
@@ -151,37 +158,46 @@ int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+int odx_db_space_list(odx_db *db, char ***names, size_t *count)
+{
+    if (db && db->remote)
+        return db->remote->space_list ? db->remote->space_list(db->remote_ctx, names, count)
+                                      : odx_remote_unsupported("models list");
+    return odx_space_list(names, count);
+}
+
 int odx_space_list(char ***names, size_t *count)
 {
-    char dir[1024];
-    int rc = odx_models_dir(dir, sizeof dir);
+    char mpath[8192], dir[4096];
+    int rc = odx_models_path(mpath, sizeof mpath);
     if (rc) return rc;
-    DIR *d = opendir(dir);
-    char **out;
-    if (!d) {
-        /* No models directory yet: no spaces. */
-        if (!(out = odx_calloc(1, sizeof *out))) return odx_error(ODX_ENOMEM, "out of memory");
-        *names = out;
-        *count = 0;
-        return 0;
-    }
     char *found[256];
     size_t n = 0, bytes = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
-        if (e->d_name[0] == '.') continue;
-        char p1[2048], p2[2048];
-        struct stat sb;
-        snprintf(p1, sizeof p1, "%s/%s/space.json", dir, e->d_name);
-        snprintf(p2, sizeof p2, "%s/%s/config.json", dir, e->d_name);
-        if (stat(p1, &sb) && stat(p2, &sb)) continue;
-        if (!(found[n] = odx_strdup(e->d_name))) break;
-        bytes += strlen(found[n]) + 1;
-        n++;
+    /* Every directory of the search path; a name seen earlier shadows the
+     * same name further down (as odx_space_open_name resolves it). */
+    const char *cur = mpath;
+    while (odx_models_path_next(&cur, dir, sizeof dir) && n < 256) {
+        DIR *d = opendir(dir);
+        if (!d) continue; /* absent directories hold no spaces */
+        struct dirent *e;
+        while ((e = readdir(d)) && n < 256) {
+            if (e->d_name[0] == '.') continue;
+            char p1[4096 + 300], p2[4096 + 300];
+            struct stat sb;
+            snprintf(p1, sizeof p1, "%s/%s/space.json", dir, e->d_name);
+            snprintf(p2, sizeof p2, "%s/%s/config.json", dir, e->d_name);
+            if (stat(p1, &sb) && stat(p2, &sb)) continue;
+            int dup = 0;
+            for (size_t i = 0; i < n && !dup; i++) dup = !strcmp(found[i], e->d_name);
+            if (dup) continue;
+            if (!(found[n] = odx_strdup(e->d_name))) break;
+            bytes += strlen(found[n]) + 1;
+            n++;
+        }
+        closedir(d);
     }
-    closedir(d);
     qsort(found, n, sizeof *found, name_cmp);
-    out = odx_malloc((n + 1) * sizeof *out + bytes);
+    char **out = odx_malloc((n + 1) * sizeof *out + bytes);
     if (out) {
         char *p = (char *)(out + n + 1);
         for (size_t i = 0; i < n; i++) {

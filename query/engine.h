@@ -158,6 +158,11 @@ struct odx_remote_ops {
     int (*get)(void *ctx, const char *collection, const char *id, odx_record **out);
     int (*search)(void *ctx, const char *collection, const odx_query *q, const odx_search_params *p,
                   odx_results **out);
+    int (*maintain)(void *ctx, const char *collection, int compact); /* compact, else checkpoint */
+    int (*embed)(void *ctx, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
+                 float **vec, int *dim);
+    int (*space_list)(void *ctx, char ***names, size_t *count);
+    int (*space_info)(void *ctx, const char *space, int *dim, unsigned *modalities);
 };
 /* Wraps a remote backend in a database handle (odx_db_close closes it). */
 int odx_db_attach_remote(const struct odx_remote_ops *ops, void *ctx, odx_db **out);

@@ -273,6 +273,8 @@ UNARY(odx_rpc_list_collections, "ListCollections", Omnidex__V1__ListCollectionsR
       Omnidex__V1__ListCollectionsResponse, omnidex__v1__list_collections_response__descriptor)
 UNARY(odx_rpc_describe_collection, "DescribeCollection", Omnidex__V1__DescribeCollectionRequest,
       Omnidex__V1__DescribeCollectionResponse, omnidex__v1__describe_collection_response__descriptor)
+UNARY(odx_rpc_maintain_collection, "MaintainCollection", Omnidex__V1__MaintainCollectionRequest,
+      Omnidex__V1__MaintainCollectionResponse, omnidex__v1__maintain_collection_response__descriptor)
 UNARY(odx_rpc_upsert, "Upsert", Omnidex__V1__UpsertRequest, Omnidex__V1__UpsertResponse,
       omnidex__v1__upsert_response__descriptor)
 UNARY(odx_rpc_delete, "Delete", Omnidex__V1__DeleteRequest, Omnidex__V1__DeleteResponse,

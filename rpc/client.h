@@ -71,6 +71,8 @@ int odx_rpc_list_collections(odx_rpc_client *c, const Omnidex__V1__ListCollectio
                              Omnidex__V1__ListCollectionsResponse **resp);
 int odx_rpc_describe_collection(odx_rpc_client *c, const Omnidex__V1__DescribeCollectionRequest *req,
                                 Omnidex__V1__DescribeCollectionResponse **resp);
+int odx_rpc_maintain_collection(odx_rpc_client *c, const Omnidex__V1__MaintainCollectionRequest *req,
+                                Omnidex__V1__MaintainCollectionResponse **resp);
 int odx_rpc_upsert(odx_rpc_client *c, const Omnidex__V1__UpsertRequest *req, Omnidex__V1__UpsertResponse **resp);
 int odx_rpc_delete(odx_rpc_client *c, const Omnidex__V1__DeleteRequest *req, Omnidex__V1__DeleteResponse **resp);
 int odx_rpc_get(odx_rpc_client *c, const Omnidex__V1__GetRequest *req, Omnidex__V1__GetResponse **resp);

@@ -6,6 +6,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/util.h"
 #include "rpc/convert.h"
 
 #define RPC_MAX_ITEMS 100000       /* items in one Upsert message */
@@ -54,8 +55,9 @@ static grpc_status_code create_collection(rpc_call *c, const ProtobufCMessage *m
     const Omnidex__V1__CreateCollectionRequest *r = (const void *)m;
     grpc_status_code st = need_name(c, "collection name", r->name);
     if (st) return st;
-    if (r->dim == 0 || r->dim > 65536)
-        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "dim must be 1..65536, not %u", r->dim);
+    /* dim 0 with a space: the space's dimension (the engine looks it up). */
+    if ((r->dim == 0 && !(r->space && *r->space)) || r->dim > 65536)
+        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "dim must be 1..65536 (or 0 with a space: the space's), not %u", r->dim);
     odx_metric metric;
     int rc = rpc_metric_from_proto(r->metric, &metric);
     if (rc) return rpc_fail_odx(c, rc, NULL);
@@ -92,6 +94,29 @@ static grpc_status_code list_collections(rpc_call *c, const ProtobufCMessage *m,
     REPLY(Omnidex__V1__ListCollectionsResponse, omnidex__v1__list_collections_response__init, out);
     out->n_names = n;
     out->names = names;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code maintain_collection(rpc_call *c, const ProtobufCMessage *m, ProtobufCMessage **resp)
+{
+    const Omnidex__V1__MaintainCollectionRequest *r = (const void *)m;
+    grpc_status_code st = need_name(c, "collection name", r->name);
+    if (st) return st;
+    double t0 = odx_now_mono();
+    int rc;
+    switch (r->operation) {
+    case OMNIDEX__V1__MAINTENANCE__MAINTENANCE_COMPACT: rc = odx_collection_compact(rpc_call_db(c), r->name); break;
+    case OMNIDEX__V1__MAINTENANCE__MAINTENANCE_CHECKPOINT: rc = odx_collection_checkpoint(rpc_call_db(c), r->name); break;
+    default:
+        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "operation must be MAINTENANCE_COMPACT or MAINTENANCE_CHECKPOINT, not %d",
+                        (int)r->operation);
+    }
+    if (rc) return rpc_fail_odx(c, rc, NULL);
+    REPLY(Omnidex__V1__MaintainCollectionResponse, omnidex__v1__maintain_collection_response__init, out);
+    out->seconds = odx_now_mono() - t0;
+    out->collection = describe(c, r->name, &st);
+    if (!out->collection) return st;
     *resp = &out->base;
     return GRPC_STATUS_OK;
 }
@@ -600,6 +625,7 @@ const rpc_method odx_rpc_omnidex_methods[] = {
     M("DropCollection", RPC_UNARY, drop_collection_request, drop_collection, NULL, NULL, NULL),
     M("ListCollections", RPC_UNARY, list_collections_request, list_collections, NULL, NULL, NULL),
     M("DescribeCollection", RPC_UNARY, describe_collection_request, describe_collection, NULL, NULL, NULL),
+    M("MaintainCollection", RPC_UNARY, maintain_collection_request, maintain_collection, NULL, NULL, NULL),
     M("Upsert", RPC_UNARY, upsert_request, upsert, NULL, NULL, NULL),
     M("UpsertStream", RPC_CLIENT_STREAM, upsert_request, NULL, stream_message, stream_end, stream_free),
     M("Delete", RPC_UNARY, delete_request, delete_items, NULL, NULL, NULL),

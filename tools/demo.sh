@@ -49,4 +49,8 @@ bars = {"text->image": 0.85, "audio->image": 0.80, "image->image": 0.80, "text->
 bad = [f"{k} {m.get(k, 0):.3f} < {v}" for k, v in bars.items() if m.get(k, 0) < v]
 print("issue quality bars: " + ("all met" if not bad else "not met: " + ", ".join(bad)))
 PY
-say "done; try: omnidex --data $OUT/data search demo --text 'a photo of an ankle boot' --modality image"
+say "done"
+# The next command to type, runnable as printed from this directory (the
+# binary finds the shipped omni-tiny beside it), and the same after install.
+echo "try: $BIN --data $OUT/data search demo --text 'a photo of an ankle boot' --modality image --k 5"
+echo "or, after 'make install': omnidex --data $OUT/data search demo --text 'a photo of an ankle boot' --modality image --k 5"

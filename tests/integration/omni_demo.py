@@ -59,6 +59,102 @@ for pair, floor in FLOORS.items():
 ok("ingest:" in p.stdout and ", 0 failed" in p.stdout, "every corpus file ingested", p.stdout[-2000:])
 ok(os.path.getsize(os.path.join(out, "index.html")) > 1000 if os.path.exists(os.path.join(out, "index.html")) else False,
    "HTML contact sheet written")
-shutil.rmtree(out, ignore_errors=True)
+
+# ---- a newcomer's first commands, exactly as printed -------------------------
+# The demo's last lines and the README's "First commands" block are run as
+# they stand, from a fresh working directory, with no OMNIDEX_MODELS and an
+# empty HOME: the binary must find the shipped omni-tiny by itself. Only the
+# demo's output folder differs (this test's temporary one stands for
+# demo/out), and `make install` gets a temporary PREFIX.
+import re
+import shlex
+
+new_home = tempfile.mkdtemp(prefix="odx-newcomer-home-")
+work = tempfile.mkdtemp(prefix="odx-newcomer-cwd-")
+prefix = tempfile.mkdtemp(prefix="odx-newcomer-prefix-")
+clean = {k: v for k, v in os.environ.items() if k not in ("OMNIDEX_MODELS", "OMNIDEX_DATA")}
+clean["HOME"] = new_home
+
+
+def sh(cmd, cwd, env=clean, timeout=600):
+    return subprocess.run(["bash", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+tries = [l for l in p.stdout.splitlines() if l.startswith("try: ")]
+ok(len(tries) == 1 and ("--data %s/data search demo" % out) in tries[0], "the demo ends with a command to try", p.stdout[-800:])
+if tries:
+    r = sh(tries[0][5:], TOP)
+    hits = [l for l in r.stdout.splitlines() if l.strip()]
+    ok(r.returncode == 0 and len(hits) >= 5, "the demo's 'try:' command runs as printed (from the project directory)",
+       tries[0] + "\n" + r.stdout + r.stderr)
+
+# make install into a temporary prefix (the same variant as this test run).
+san = os.environ.get("ODX_SANITIZE", "")
+r = subprocess.run(["make", "-s", "-C", TOP, "install", "PREFIX=" + prefix] + (["SANITIZE=" + san] if san else []),
+                   capture_output=True, text=True, timeout=1200, env=clean)
+ok(r.returncode == 0 and os.access(os.path.join(prefix, "bin", "omnidex"), os.X_OK) and
+   os.path.exists(os.path.join(prefix, "share", "omnidex", "models", "omni-tiny", "space.json")) and
+   os.path.exists(os.path.join(prefix, "include", "omnidex.h")) and
+   os.path.exists(os.path.join(prefix, "lib", "pkgconfig", "omnidex.pc")),
+   "make install PREFIX=DIR lays out bin, include, lib, pkgconfig and the shipped spaces", r.stdout + r.stderr)
+inst = dict(clean, PATH=os.path.join(prefix, "bin") + ":" + clean.get("PATH", ""))
+after = [l for l in p.stdout.splitlines() if l.startswith("or, after 'make install': ")]
+if after:
+    r = sh(after[0].split(": ", 1)[1], work, inst)
+    ok(r.returncode == 0 and len([l for l in r.stdout.splitlines() if l.strip()]) >= 5,
+       "the demo's installed-binary command runs as printed", r.stdout + r.stderr)
+else:
+    ok(False, "the demo prints the command for after 'make install'", p.stdout[-800:])
+
+# The README's block between the newcomer markers, line by line.
+readme = open(os.path.join(TOP, "README.md")).read()
+blk = re.search(r"<!-- newcomer:begin -->\s*```[a-z]*\n(.*?)```\s*<!-- newcomer:end -->", readme, re.S)
+ok(blk is not None, "README has the first-commands block")
+cmds = [l.split("#", 1)[0].strip() for l in (blk.group(1).splitlines() if blk else [])]
+cmds = [c for c in cmds if c]
+ok(len(cmds) >= 5, "the first-commands block has commands", cmds)
+for c in cmds:
+    run_c = c.replace("demo/out", out)
+    if run_c.startswith("make install"):
+        continue  # done above, into the temporary prefix
+    r = sh(run_c, work, inst)
+    ok(r.returncode == 0, "README: " + c, r.stdout[-1500:] + r.stderr[-1500:])
+    if "search" in c and "--text" in c:
+        ok(len([l for l in r.stdout.splitlines() if l.strip()]) >= 3, "README: %s finds items" % c, r.stdout)
+    if "models verify" in c:
+        ok(sum(" ok (" in l for l in r.stdout.splitlines()) == 5, "models verify checks all five of omni-tiny's modalities",
+           r.stdout)
+
+# The installed library and header: a program built with pkg-config alone.
+prog = os.path.join(work, "hello.c")
+with open(prog, "w") as f:
+    f.write(r"""
+#include <omnidex.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    odx_db *db; odx_batch *b; odx_results *r;
+    float v[3][4] = {{1,0,0,0},{0,1,0,0},{0.9f,0.1f,0,0}};
+    const char *ids[3] = {"a", "b", "c"};
+    if (odx_db_open(argv[1], ODX_OPEN_CREATE, &db)) { fprintf(stderr, "%s\n", odx_last_error()); return 1; }
+    if (odx_collection_create(db, "t", 4, ODX_METRIC_COSINE, "Flat", NULL)) return 2;
+    odx_batch_new(&b);
+    for (int i = 0; i < 3; i++) odx_batch_add(b, ids[i], v[i], 4, NULL, ODX_MODALITY_VECTOR, NULL);
+    if (odx_upsert(db, "t", b)) return 3;
+    if (odx_search(db, "t", v[0], 1, 4, NULL, &r)) return 4;
+    for (size_t i = 0; i < odx_results_count(r, 0); i++) printf("%s\n", odx_results_id(r, 0, i));
+    odx_results_free(r); odx_batch_free(b); odx_db_close(db);
+    printf("omnidex %s\n", odx_version());
+    return argc > 2;
+}
+""")
+pc_env = dict(clean, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
+flags = "-fsanitize=" + san if san else ""
+r = sh("cc %s -o hello hello.c $(pkg-config --cflags --libs --static omnidex) && ./hello %s" %
+       (flags, shlex.quote(os.path.join(work, "db-c"))), work, pc_env)
+ok(r.returncode == 0 and r.stdout.split() [:3] == ["a", "c", "b"],
+   "a C program builds against the installed omnidex.h + libomnidex.a via pkg-config and searches", r.stdout + r.stderr)
+
+for d in (out, new_home, work, prefix):
+    shutil.rmtree(d, ignore_errors=True)
 print("# %d failed" % failed)
 sys.exit(1 if failed else 0)

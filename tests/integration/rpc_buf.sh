@@ -34,7 +34,7 @@ P=$port_main
 for proto in grpc-v1 grpc-v1alpha; do
   out=$(timeout 30 "$BUF" curl --protocol grpc --http2-prior-knowledge --reflect-protocol $proto --list-methods "http://127.0.0.1:$P" 2>&1)
   n=$(echo "$out" | grep -c '^omnidex.v1.Omnidex/')
-  ok $([ "$n" = 12 ] && echo "$out" | grep -q '^grpc.health.v1.Health/Watch$'; echo $?) "buf: reflection $proto lists the 12 Omnidex methods and health" "$out"
+  ok $([ "$n" = 13 ] && echo "$out" | grep -q '^grpc.health.v1.Health/Watch$'; echo $?) "buf: reflection $proto lists the 13 Omnidex methods and health" "$out"
 done
 out=$(bc $P omnidex.v1.Omnidex/CreateCollection '{"name":"b1","dim":3,"metric":"METRIC_L2","index_spec":"Flat"}' --reflect-protocol grpc-v1alpha)
 ok $(echo "$out" | grep -q '"dim": 3'; echo $?) "buf: CreateCollection via v1alpha reflection" "$out"
