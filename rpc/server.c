@@ -656,7 +656,12 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         return odx_error(ODX_EINVAL, "calls per method must be 1..1024");
     if (o->max_message_bytes < 1024 || o->max_message_bytes > ((size_t)1 << 30))
         return odx_error(ODX_EINVAL, "max message size must be 1 KiB..1 GiB");
+    char host[256], addr[300];
+    int port;
     if (!o->listen || !o->listen[0]) return odx_error(ODX_EINVAL, "no listen address");
+    int prc = odx_rpc_listen_parse(o->listen, host, sizeof host, &port);
+    if (prc) return prc;
+    snprintf(addr, sizeof addr, "%s:%d", host, port);
     if ((o->tls_cert_pem == NULL) != (o->tls_key_pem == NULL))
         return odx_error(ODX_EINVAL, "TLS needs both a certificate and a key");
     if (o->tls_client_ca_pem && !o->tls_cert_pem)
@@ -731,10 +736,10 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         rc = odx_error(ODX_EINVAL, "cannot create TLS credentials (bad certificate or key?)");
         goto fail;
     }
-    s->port = grpc_server_add_http2_port(s->server, o->listen, creds);
+    s->port = grpc_server_add_http2_port(s->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (s->port <= 0) {
-        rc = odx_error(ODX_EINVAL, "cannot listen on %s (address in use, bad address, or bad TLS files)", o->listen);
+        rc = odx_error(ODX_EINVAL, "cannot listen on %s (address in use, bad address, or bad TLS files)", addr);
         goto fail;
     }
     grpc_server_start(s->server);

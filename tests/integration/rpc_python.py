@@ -6,6 +6,7 @@ bearer-token auth, and graceful shutdown."""
 import os
 import queue
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -364,6 +365,37 @@ def run(srv):
         ok(False, "--max-message-mb 0 is refused")
     except RuntimeError as e:
         ok(bad.proc.returncode == 2 and "max-message-mb" in str(e), "--max-message-mb 0 is refused with usage", e)
+
+    # ---- --listen: every port checked -------------------------------------------------------
+    for listen, named in [("127.0.0.1:99999", "99999"), ("127.0.0.1:-1", "'-1'"), ("127.0.0.1:", "''"),
+                          ("127.0.0.1:80x", "80x"), ("::1", "brackets"), (":7600", "no host")]:
+        bad = Server("--listen", listen)
+        try:
+            bad.start()
+            ok(False, "--listen %s is refused" % listen, "it printed listening on port %s" % bad.port)
+            bad.stop()
+        except RuntimeError as e:
+            ok(bad.proc.returncode == 2 and named in str(e), "--listen %s is a usage error naming %s" % (listen, named), e)
+    # A host alone means the default port 7600 (not gRPC's "https", 443):
+    # either it listens there or, if 7600 is taken, the error names it.
+    dflt = Server("--listen", "localhost")
+    try:
+        dflt.start()
+        ok(dflt.port == 7600, "--listen localhost serves on 7600", dflt.port)
+        dflt.stop()
+    except RuntimeError as e:
+        ok("localhost:7600" in str(e), "--listen localhost means port 7600", e)
+    if socket.has_ipv6:
+        v6 = Server("--listen", "[::1]:0")
+        try:
+            v6.start()
+            vch = grpc.insecure_channel("[::1]:%d" % v6.port)
+            r = health_pb2_grpc.HealthStub(vch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            ok(r.status == health_pb2.HealthCheckResponse.SERVING, "--listen [::1]:0 serves over IPv6")
+            vch.close()
+            v6.stop()
+        except RuntimeError as e:
+            ok("::1" in str(e), "--listen [::1]:0 serves or says why", e)
 
     # ---- the drain bound: a stream that outlives it is cancelled at 10 s -------------
     with Server() as dsrv:
