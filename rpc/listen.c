@@ -1,13 +1,20 @@
-/* The server's listen address, checked before gRPC sees it.
+/* The server's listen address: checked before gRPC sees it, and explained
+ * when gRPC cannot bind it.
  *
  * gRPC core takes "host:port" on trust: the port goes through a plain
  * atoi-and-truncate (127.0.0.1:99999 bound 34463), a missing port means the
  * "https" service (localhost bound 443), and an unbracketed IPv6 address
- * loses its last group to the port. So the address is parsed here first. */
+ * loses its last group to the port. So the address is parsed here first.
+ * When binding fails gRPC only logs why; a plain bind() of the same address
+ * tells "in use" from "not an address of this host" for the error message. */
 #include "rpc/server.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
@@ -50,4 +57,44 @@ int odx_rpc_listen_parse(const char *listen, char *host, size_t hostlen, int *po
     host[hl] = '\0';
     *port = (int)v;
     return 0;
+}
+
+int odx_rpc_listen_explain(const char *host, int port)
+{
+    char name[256], service[16];
+    size_t n = strlen(host);
+    /* getaddrinfo wants IPv6 literals without their brackets. */
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof name) {
+        memcpy(name, host + 1, n - 2);
+        name[n - 2] = '\0';
+    } else {
+        snprintf(name, sizeof name, "%s", host);
+    }
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int g = getaddrinfo(name, service, &hints, &res);
+    if (g != 0)
+        return odx_error(ODX_EINVAL, "cannot listen on %s:%d: host '%s' does not resolve (%s)", host, port, name,
+                         gai_strerror(g));
+    int err = 0;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) { err = errno; continue; }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as gRPC does: TIME_WAIT is no conflict */
+        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) err = errno;
+        close(fd);
+        if (err) break;
+    }
+    freeaddrinfo(res);
+    if (err == EADDRINUSE)
+        return odx_error(ODX_EINVAL, "cannot listen on %s:%d: address already in use (is another server "
+                         "running there?)", host, port);
+    if (err)
+        return odx_error(ODX_EINVAL, "cannot listen on %s:%d: %s", host, port, strerror(err));
+    return odx_error(ODX_EINVAL, "cannot listen on %s:%d (bad TLS files?)", host, port);
 }

@@ -697,14 +697,20 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         snprintf(s->auth_value, s->auth_len + 1, "Bearer %s", o->token);
     }
 
-    grpc_arg args[2];
+    grpc_arg args[3];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)o->max_message_bytes;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = (int)o->max_message_bytes;
-    grpc_channel_args chargs = {2, args};
+    /* gRPC core sets SO_REUSEPORT by default: a second server on a busy
+     * port would bind too and the kernel would split clients between two
+     * data directories. One address, one server. */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[2].value.integer = 0;
+    grpc_channel_args chargs = {3, args};
     s->server = grpc_server_create(&chargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -739,7 +745,7 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
     s->port = grpc_server_add_http2_port(s->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (s->port <= 0) {
-        rc = odx_error(ODX_EINVAL, "cannot listen on %s (address in use, bad address, or bad TLS files)", addr);
+        rc = odx_rpc_listen_explain(host, port);
         goto fail;
     }
     grpc_server_start(s->server);

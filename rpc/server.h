@@ -49,6 +49,9 @@ void odx_rpc_server_stop(odx_rpc_server *s);
  * "HOST:PORT" with PORT 0..65535, "HOST" (ODX_RPC_DEFAULT_PORT), "[V6]:PORT",
  * "[V6]". ODX_EINVAL with a message naming the value for anything else. */
 int odx_rpc_listen_parse(const char *listen, char *host, size_t hostlen, int *port);
+/* After gRPC failed to bind host:port: records why (in use, not resolvable,
+ * not an address of this host) and returns ODX_EINVAL. */
+int odx_rpc_listen_explain(const char *host, int port);
 
 /* `omnidex serve ...`: argv[0] is "serve"; runs until SIGTERM/SIGINT and
  * returns the process exit code (0 after a clean shutdown). */

@@ -366,7 +366,21 @@ def run(srv):
     except RuntimeError as e:
         ok(bad.proc.returncode == 2 and "max-message-mb" in str(e), "--max-message-mb 0 is refused with usage", e)
 
-    # ---- --listen: every port checked -------------------------------------------------------
+    # ---- --listen: one server per address, every port checked --------------------------
+    with Server() as lsrv:
+        busy = "127.0.0.1:%d" % lsrv.port
+        dup = Server("--listen", busy)
+        try:
+            dup.start()
+            ok(False, "a second server on a busy port is refused", "it printed listening on %s" % dup.port)
+            dup.stop()
+        except RuntimeError as e:
+            ok(dup.proc.returncode == 1 and busy in str(e) and "in use" in str(e),
+               "a second server on a busy port exits 1 naming the address in use", e)
+        lch = grpc.insecure_channel(lsrv.addr)
+        r = health_pb2_grpc.HealthStub(lch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        ok(r.status == health_pb2.HealthCheckResponse.SERVING, "the first server still serves")
+        lch.close()
     for listen, named in [("127.0.0.1:99999", "99999"), ("127.0.0.1:-1", "'-1'"), ("127.0.0.1:", "''"),
                           ("127.0.0.1:80x", "80x"), ("::1", "brackets"), (":7600", "no host")]:
         bad = Server("--listen", listen)
