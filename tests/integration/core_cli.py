@@ -78,7 +78,7 @@ ok(rc == 0 and len(jlines(out)[0]["hits"]) == 2, "--param accepted", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--param", "warp=9")
 ok(rc == 2 and "warp" in err, "unknown --param is a usage error", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--k", "2000")
-ok(rc == 2 and "--k" in err, "k over 1024 refused", err)
+ok(rc == 2 and "--k" in err and "'2000'" in err, "k over 1024 refused, naming the value", err)
 
 rc, out, err = run(data, "get", "pets", "dog", "--json")
 g = json.loads(out) if rc == 0 else {}

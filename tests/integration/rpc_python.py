@@ -220,6 +220,9 @@ def run(srv):
     for name, fn, want in cases:
         code, det = code_of(fn)
         ok(code == want and det, "Search error: %s -> %s" % (name, want.name), (code, det))
+    code, det = code_of(search(collection="pts", parts=qp, k=5000))
+    ok(code == SC.INVALID_ARGUMENT and "5000" in det and "1025" not in det and det.count("k") == 1,
+       "Search k=5000: the message names 5000 once", det)
     code, det = code_of(lambda: st.Upsert(pb.UpsertRequest(collection="pts", items=[item("x1", [1.0] * 3)]),
                                           timeout=10))
     ok(code == SC.INVALID_ARGUMENT and "x1" in det, "Upsert wrong dimension -> INVALID_ARGUMENT naming the item",
