@@ -61,7 +61,8 @@ enum odx_status {
     ODX_ECLOSING,         /* the database is closing */
     ODX_EREADONLY,        /* a write on a read-only handle */
     ODX_EINTERNAL,        /* a bug in omnidex: please report it */
-    ODX_EMEDIA            /* undecodable or unsupported media */
+    ODX_EMEDIA,           /* undecodable or unsupported media */
+    ODX_EUNAVAILABLE      /* a remote resource (a media URL) cannot be reached now */
 };
 
 /* A static, human-readable name for any status code (never NULL). */
@@ -338,10 +339,15 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q,
  * $HOME/.omnidex/models), one directory each (a model plus space.json). */
 
 /* Embeds one text (UTF-8) or media payload with the named space. data may be
- * NULL with a uri instead (not supported yet: ODX_EUNSUPPORTED). *vec holds
- * *dim floats, L2-normalised; free it with odx_free. ODX_EPRECOND when the
- * space is not installed or has no encoder for the modality; ODX_EMEDIA for
- * undecodable media. */
+ * NULL with a uri instead, fetched under the database's URL policy
+ * (odx_db_set_option "fetch.*"). *vec holds *dim floats, L2-normalised; free
+ * it with odx_free. ODX_EPRECOND when the space is not installed or has no
+ * encoder for the modality; ODX_EMEDIA for undecodable media. For a uri:
+ * ODX_EINVAL for a malformed URL, a scheme other than http/https/file or a
+ * target the policy refuses; ODX_EUNAVAILABLE when the host does not
+ * resolve, does not answer or answers 5xx; ODX_ENOTFOUND for HTTP 404;
+ * ODX_ELIMIT over the size or time limit. Upserts and query parts with a uri
+ * fail the same way. */
 int odx_embed(odx_db *db, const char *space, odx_modality modality, const void *data, size_t len,
               const char *uri, float **vec, int *dim);
 /* The installed spaces, sorted: one allocation (odx_free), like
