@@ -252,7 +252,13 @@ int64_t odx_record_updated(const odx_record *r);
  * `>=`, `field IN (v1, v2, ...)`, combined with AND, OR, NOT and
  * parentheses. Values: "strings" (with \" \\ \n \t \uXXXX escapes), integers,
  * floats, true, false. Keywords are case-insensitive. Numbers compare across
- * int and float fields. `a != v` means NOT (a = v). Nesting depth <= 64. */
+ * int and float fields. `a != v` means NOT (a = v). Nesting depth <= 64.
+ * Type check at search time: a field's type is that of the values live items
+ * hold for it. A literal that fits none of them (a string against an integer
+ * field, a number against a string field, a bool against either) makes the
+ * search fail with ODX_EFILTER naming the field, its type(s) and the
+ * literal. A field no item holds is no error (it matches nothing); a field
+ * holding several types compares each item's value of the literal's type. */
 typedef struct odx_filter odx_filter;
 int odx_filter_parse(const char *expr, odx_filter **out);
 void odx_filter_free(odx_filter *f);

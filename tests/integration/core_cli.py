@@ -67,6 +67,33 @@ for flt, pred in cases:
     got = ids_for(flt)
     ok(got == truth(pred), f"filter {flt}", f"got {got}, want {truth(pred)}")
 
+# A field's type is the type of the values stored for it: comparing a number
+# field with a string (or a string field with a number, a bool with either)
+# is an error naming the field, its type and the literal, not 0 hits.
+for flt, named in [('legs > "3"', ["'legs'", "integer", '"3"']),
+                   ("kind = 5", ["'kind'", "string", "5"]),
+                   ("pet = 1", ["'pet'", "boolean", "1"]),
+                   ('weight <= "2.5"', ["'weight'", "float", '"2.5"']),
+                   ('kind IN ("bird", 3)', ["'kind'", "string", "3"]),
+                   ('NOT (legs > "3") OR kind = "bird"', ["'legs'", "integer", '"3"'])]:
+    rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--filter", flt, "--json")
+    ok(rc == 1 and all(w in err for w in named) and err.count("filter:") == 1, f"filter {flt} does not type-check",
+       out + err)
+ok(ids_for("nosuchfield = 5") == [] and ids_for('nosuchfield = "x"') == [], "a field no item has: no error, 0 hits")
+ok(ids_for('legs < 4.5') == truth(lambda m: m.get("legs", 99) < 4.5), "an integer field compares with a float")
+rc, out, err = run(data, "collection", "create", "mixed", "--dim", "2")
+mixed = os.path.join(d, "mixed.jsonl")
+with open(mixed, "w") as f:
+    f.write('{"id":"n","vector":[1,0],"metadata":{"v":1}}\n{"id":"s","vector":[0,1],"metadata":{"v":"x"}}\n')
+rc, out, err = run(data, "put", "mixed", "--jsonl", mixed)
+def mixed_ids(flt):
+    rc, out, err = run(data, "search", "mixed", "--vector", "1,0", "--filter", flt, "--json")
+    return sorted(h["id"] for h in jlines(out)[0]["hits"]) if rc == 0 else err
+ok(mixed_ids("v = 1") == ["n"] and mixed_ids('v = "x"') == ["s"], "a field holding numbers and strings: each matches its own")
+got = mixed_ids("v = true")
+ok(isinstance(got, str) and "'v'" in got and "integer and string" in got, "... and a boolean fits neither", got)
+rc, out, err = run(data, "collection", "drop", "mixed")
+
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--filter", "legs >", "--json")
 ok(rc == 1 and "filter" in err and "\n" == err[-1] and err.count("\n") == 1, "bad filter: one clear line", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0", "--json")

@@ -173,6 +173,28 @@ def run(srv):
     r2 = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=20,
                                     filter=pb.Filter(expr='label IN ("a","c") AND NOT price >= 1050')), timeout=10)
     ok([h.id for h in r2.hits] == ref, "Search with the same filter as an expression agrees", [h.id for h in r2.hits])
+    # Filters that cannot type-check against the stored values: INVALID_ARGUMENT naming field, type and value.
+    def fsearch(f):
+        return code_of(lambda: st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))],
+                                                          k=10, filter=f), timeout=10))
+    for f, named in [
+            (pb.Filter(compare=pb.Comparison(field="price", op=pb.Comparison.OP_GT, value=pb.Value(string_value="100"))),
+             ["'price'", "integer", '"100"']),
+            (pb.Filter(compare=pb.Comparison(field="label", op=pb.Comparison.OP_EQ, value=pb.Value(int_value=5))),
+             ["'label'", "string", "5"]),
+            (pb.Filter(in_set=pb.InSet(field="label", values=[pb.Value(string_value="a"), pb.Value(float_value=2.5)])),
+             ["'label'", "string", "2.5"]),
+            (pb.Filter(expr='price > "100"'), ["'price'", "integer", '"100"'])]:
+        code, det = fsearch(f)
+        ok(code == SC.INVALID_ARGUMENT and all(w in det for w in named) and det.count("filter:") == 1,
+           "Search filter that does not type-check -> INVALID_ARGUMENT: %s" % " ".join(str(f).split()), (code, det))
+    code, r = fsearch(pb.Filter(compare=pb.Comparison(field="nosuch", op=pb.Comparison.OP_EQ,
+                                                      value=pb.Value(int_value=5))))
+    ok(code == SC.OK and len(r.hits) == 0, "Search filter on a field no item has -> OK, 0 hits", (code, r))
+    code, r = fsearch(pb.Filter(compare=pb.Comparison(field="price", op=pb.Comparison.OP_LT,
+                                                      value=pb.Value(float_value=150.5))))
+    ok(code == SC.OK and [h.id for h in r.hits] == brute(q, 10, lambda m: m["price"] < 150.5),
+       "Search: an integer field compares with a float", (code, r))
     r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=10), timeout=10,
                   compression=grpc.Compression.Gzip)
     ok(set(h.id for h in r.hits) == set(brute(q, 10)), "Search with a gzip-compressed request", [h.id for h in r.hits])
