@@ -242,6 +242,13 @@ def run(srv):
     for name, fn, want in cases:
         code, det = code_of(fn)
         ok(code == want and det, "Search error: %s -> %s" % (name, want.name), (code, det))
+    code, det = code_of(search(collection="pts", parts=qp, filter=pb.Filter(expr="label = = 3")))
+    ok(code == SC.INVALID_ARGUMENT and det.startswith("filter: ") and det.count("filter:") == 1,
+       "Search with a filter that does not parse: 'filter:' said once", det)
+    code, det = code_of(search(collection="pts", parts=qp, filter=pb.Filter(
+        compare=pb.Comparison(field="label", value=pb.Value(string_value="a")))))
+    ok(code == SC.INVALID_ARGUMENT and det.startswith("filter: ") and det.count("filter:") == 1,
+       "Search with a comparison without op: 'filter:' said once", det)
     code, det = code_of(search(collection="pts", parts=qp, k=5000))
     ok(code == SC.INVALID_ARGUMENT and "5000" in det and "1025" not in det and det.count("k") == 1,
        "Search k=5000: the message names 5000 once", det)
