@@ -20,6 +20,22 @@ rc, out, err = run(data, "collection", "create", "x", "--dim", "0")
 ok(rc == 2 and "--dim" in err, "bad --dim is a usage error", err)
 rc, out, err = run(data, "collection", "create", "x", "--dim", "8", "--index", "Bogus99")
 ok(rc == 1 and "Bogus99" in err, "bad index spec names the spec", err)
+# Specs FAISS would assert on: refused by omnidex with the spec and the reason,
+# never a C++ signature or a build path.
+for spec, named in [("PQ5", ["'PQ5'", "dimension 16", "divide", "PQ4 or PQ8"]),
+                    ("IVF16,PQ5", ["'IVF16,PQ5'", "'PQ5'", "divide"]),
+                    ("HNSW32,PQ3", ["'PQ3'", "divide"]),
+                    ("PCA12,PQ8", ["'PQ8'", "12 dimensions"]),
+                    ("OPQ5,PQ4", ["'OPQ5'", "divide"]),
+                    ("PQ32", ["'PQ32'", "1..16"]),
+                    ("Flat,Flat", ["'Flat,Flat'", "could not parse"])]:
+    rc, out, err = run(data, "collection", "create", "x", "--dim", "16", "--index", spec)
+    ok(rc == 1 and all(w in err for w in named) and "Error in" not in err and ".cpp" not in err and "/" not in err,
+       f"index spec {spec} on dim 16: a clear refusal", err)
+for spec in ("PQ4", "PCA8,PQ4", "OPQ4_8,IVF4,PQ4"):
+    rc, out, err = run(data, "collection", "create", "x", "--dim", "16", "--index", spec)
+    ok(rc == 0, f"index spec {spec} on dim 16 accepted", err)
+    run(data, "collection", "drop", "x")
 
 items = [
     {"id": "cat", "vector": [1, 0, 0, 0], "metadata": {"kind": "mammal", "legs": 4, "weight": 4.5, "pet": True}},
