@@ -132,7 +132,14 @@ rc, out, err = run(data, "get", "pets", "unicorn")
 ok(rc == 1 and "no item 'unicorn'" in err, "get of a missing id", err)
 
 rc, out, err = run(data, "delete", "pets", "snake", "ghost")
-ok(rc == 1 and "deleted 1 of 2" in out and "not found" in err, "delete reports missing ids", out + err)
+# Delete is idempotent, as gRPC Delete is: ids that do not exist are reported, not an error.
+ok(rc == 0 and "deleted 1 of 2; not found: ghost" in out and err == "", "delete names missing ids, exit 0", out + err)
+rc, out, err = run(data, "delete", "pets", "snake")
+ok(rc == 0 and "deleted 0 of 1; not found: snake" in out, "deleting again succeeds, deleting nothing", out + err)
+rc, out, err = run(data, "delete", "nope", "snake")
+ok(rc == 1 and "nope" in err, "delete in an unknown collection is an error", out + err)
+rc, out, err = run(data, "delete", "--help")
+ok(rc == 0 and "not found" in out and "idempotent" in out, "delete --help states the semantics", out + err)
 rc, out, err = run(data, "search", "pets", "--vector", "0,1,0,0", "--k", "10", "--json")
 ok(rc == 0 and "snake" not in [h["id"] for h in jlines(out)[0]["hits"]], "deleted item not searchable", out)
 
