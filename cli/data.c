@@ -522,19 +522,45 @@ int cmd_get(const struct cli *g, int argc, char **argv)
     return status;
 }
 
+static const char delete_help[] =
+    "usage: omnidex delete NAME ID...\n"
+    "Deletes the items with these ids. Delete is idempotent, like gRPC Delete: an id that\n"
+    "does not exist is not an error. Prints \"deleted N of M\" and, for up to 100 ids, which\n"
+    "were not found (\"; not found: ID, ...\"). Exit status 0 whether or not every id existed;\n"
+    "1 for an unknown collection or a failed write (nothing is deleted then).\n";
+
+/* Idempotent, as gRPC Delete: a retried delete (after a timeout, a crash)
+ * must not turn into an error, and "is it gone?" is answered by success.
+ * Which ids were missing is worth telling a person, so a short list is
+ * looked up first (informative only: a concurrent writer may change it). */
 int cmd_delete(const struct cli *g, int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "--help")) { puts("usage: omnidex delete NAME ID..."); return 0; }
+    if (argc >= 2 && !strcmp(argv[1], "--help")) { fputs(delete_help, stdout); return 0; }
     if (argc < 3) return cli_usage("delete", "needs NAME and at least one ID");
     const char *name = argv[1];
     odx_db *db;
     if (cli_open(g, 1, &db)) return 1;
-    size_t deleted = 0, n = (size_t)(argc - 2);
-    int rc = odx_delete(db, name, (const char *const *)(argv + 2), n, &deleted), status = 0;
+    size_t deleted = 0, n = (size_t)(argc - 2), nmissing = 0;
+    char **ids = argv + 2;
+    unsigned char missing[100] = {0};
+    for (size_t i = 0; i < n && n <= sizeof missing; i++) {
+        odx_record *r = NULL;
+        int grc = odx_get(db, name, ids[i], &r);
+        if (grc == ODX_ENOTFOUND && r == NULL) missing[i] = 1, nmissing++;
+        odx_record_free(r);
+    }
+    int rc = odx_delete(db, name, (const char *const *)ids, n, &deleted), status = 0;
     if (rc) status = cli_fail_rc(rc, "delete");
-    else {
-        if (!g->quiet) printf("deleted %zu of %zu\n", deleted, n);
-        if (deleted < n) status = cli_fail("%zu id(s) not found in '%s'", n - deleted, name);
+    else if (!g->quiet) {
+        printf("deleted %zu of %zu", deleted, n);
+        if (deleted < n && nmissing == n - deleted) {
+            fputs("; not found: ", stdout);
+            for (size_t i = 0, k = 0; i < n; i++)
+                if (missing[i]) printf("%s%s", k++ ? ", " : "", ids[i]);
+        } else if (deleted < n) {
+            printf("; %zu not found", n - deleted);
+        }
+        putchar('\n');
     }
     odx_db_close(db);
     return status;

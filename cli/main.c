@@ -71,6 +71,8 @@ int cli_fail(const char *fmt, ...)
 int cli_fail_rc(int rc, const char *what)
 {
     const char *m = odx_last_error();
+    size_t n = strlen(what);
+    if (m && !strncmp(m, what, n) && m[n] == ':') return cli_fail("%s", m); /* the engine said it already */
     if (m && *m) return cli_fail("%s: %s", what, m);
     return cli_fail("%s: %s", what, odx_strerror(rc));
 }

@@ -36,6 +36,7 @@ const char *odx_strerror(int rc)
     case ODX_EREADONLY: return "database opened read-only";
     case ODX_EINTERNAL: return "internal error";
     case ODX_EMEDIA: return "bad media";
+    case ODX_EUNAVAILABLE: return "remote resource unavailable";
     default:
         if (rc > 0) return strerror(rc); /* errno values pass through */
         return "unknown error";

@@ -61,7 +61,8 @@ enum odx_status {
     ODX_ECLOSING,         /* the database is closing */
     ODX_EREADONLY,        /* a write on a read-only handle */
     ODX_EINTERNAL,        /* a bug in omnidex: please report it */
-    ODX_EMEDIA            /* undecodable or unsupported media */
+    ODX_EMEDIA,           /* undecodable or unsupported media */
+    ODX_EUNAVAILABLE      /* a remote resource (a media URL) cannot be reached now */
 };
 
 /* A static, human-readable name for any status code (never NULL). */
@@ -252,7 +253,13 @@ int64_t odx_record_updated(const odx_record *r);
  * `>=`, `field IN (v1, v2, ...)`, combined with AND, OR, NOT and
  * parentheses. Values: "strings" (with \" \\ \n \t \uXXXX escapes), integers,
  * floats, true, false. Keywords are case-insensitive. Numbers compare across
- * int and float fields. `a != v` means NOT (a = v). Nesting depth <= 64. */
+ * int and float fields. `a != v` means NOT (a = v). Nesting depth <= 64.
+ * Type check at search time: a field's type is that of the values live items
+ * hold for it. A literal that fits none of them (a string against an integer
+ * field, a number against a string field, a bool against either) makes the
+ * search fail with ODX_EFILTER naming the field, its type(s) and the
+ * literal. A field no item holds is no error (it matches nothing); a field
+ * holding several types compares each item's value of the literal's type. */
 typedef struct odx_filter odx_filter;
 int odx_filter_parse(const char *expr, odx_filter **out);
 void odx_filter_free(odx_filter *f);
@@ -342,10 +349,15 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q,
  * /usr/local/share/omnidex/models and /usr/share/omnidex/models. */
 
 /* Embeds one text (UTF-8) or media payload with the named space. data may be
- * NULL with a uri instead (not supported yet: ODX_EUNSUPPORTED). *vec holds
- * *dim floats, L2-normalised; free it with odx_free. ODX_EPRECOND when the
- * space is not installed or has no encoder for the modality; ODX_EMEDIA for
- * undecodable media. */
+ * NULL with a uri instead, fetched under the database's URL policy
+ * (odx_db_set_option "fetch.*"). *vec holds *dim floats, L2-normalised; free
+ * it with odx_free. ODX_EPRECOND when the space is not installed or has no
+ * encoder for the modality; ODX_EMEDIA for undecodable media. For a uri:
+ * ODX_EINVAL for a malformed URL, a scheme other than http/https/file or a
+ * target the policy refuses; ODX_EUNAVAILABLE when the host does not
+ * resolve, does not answer or answers 5xx; ODX_ENOTFOUND for HTTP 404;
+ * ODX_ELIMIT over the size or time limit. Upserts and query parts with a uri
+ * fail the same way. */
 int odx_embed(odx_db *db, const char *space, odx_modality modality, const void *data, size_t len,
               const char *uri, float **vec, int *dim);
 /* The installed spaces, sorted: one allocation (odx_free), like

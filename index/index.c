@@ -35,14 +35,32 @@ struct odx_index {
     size_t n, cap;
 };
 
+/* FAISS messages read "Error in <C++ signature> at <build path>:<line>:
+ * <what>", and an assertion's <what> is "Error: '<expr>' failed[: <why>]".
+ * The user gets <what> (or <why>) only: a signature and a path on the build
+ * machine mean nothing to them. Multi-line messages become one line. */
 static int faiss_err(const char *what)
 {
     const char *m = faiss_get_last_error();
     char msg[600];
     snprintf(msg, sizeof msg, "%s", m ? m : "unknown FAISS error");
-    /* FAISS messages carry a file/line prefix and may be multi-line. */
     for (char *c = msg; *c; c++) if (*c == '\n') *c = ' ';
-    return odx_error(ODX_EINDEX, "%s: %s", what, msg);
+    const char *t = msg;
+    if (!strncmp(t, "Error in ", 9)) {
+        const char *at = strstr(t, " at ");
+        const char *colon = at ? strchr(at + 4, ':') : NULL; /* after the path, before the line */
+        if (colon && colon[1] >= '0' && colon[1] <= '9') {
+            const char *e = colon + 1;
+            while (*e >= '0' && *e <= '9') e++;
+            if (*e == ':') t = e + 1;
+        }
+        while (*t == ' ') t++;
+    }
+    if (!strncmp(t, "Error: '", 8)) {
+        const char *why = strstr(t, "' failed: ");
+        t = why ? why + 10 : t + 7;
+    }
+    return odx_error(ODX_EINDEX, "%s: %s", what, *t ? t : "FAISS reported an error");
 }
 
 static FaissMetricType faiss_metric(odx_metric m)
@@ -68,8 +86,9 @@ int odx_index_create(const char *factory, int dim, odx_metric metric, odx_index 
     odx_index *ix = odx_calloc(1, sizeof *ix);
     if (!ix) return odx_error(ODX_ENOMEM, "out of memory");
     if (faiss_index_factory(&ix->fx, dim, factory, faiss_metric(metric))) {
-        int rc = faiss_err("index spec");
-        odx_error_wrap(rc, "'%s'", factory);
+        char what[160];
+        snprintf(what, sizeof what, "index spec '%s' (dim %d)", factory, dim);
+        int rc = faiss_err(what);
         odx_free(ix);
         return rc;
     }
@@ -107,63 +126,100 @@ static long spec_num(const char **p, long max)
     return v;
 }
 
-/* The index specs omnidex accepts, checked before FAISS sees them: FAISS's
- * factory takes sizes on trust (IVF999999999 asks for tens of GB). */
-static int spec_component_ok(const char *c, size_t n, int dim, char *why, size_t wlen)
+/* "e.g. PQ4 or PQ8": the divisors of dim nearest to m, for a message. */
+static void near_divisors(const char *kind, long m, int dim, char *out, size_t len)
 {
-    char t[64];
-    if (n == 0 || n >= sizeof t) { snprintf(why, wlen, "empty or overlong component"); return 0; }
+    long lo = m - 1, hi = m + 1;
+    while (lo > 1 && dim % lo) lo--;
+    while (hi < dim && dim % hi) hi++;
+    if (lo >= 1 && hi <= dim) snprintf(out, len, "%s%ld or %s%ld", kind, lo, kind, hi);
+    else snprintf(out, len, "%s%ld", kind, lo >= 1 ? lo : hi);
+}
+
+enum { SPEC_OK, SPEC_SYNTAX, SPEC_DIM };
+
+/* The index specs omnidex accepts, checked before FAISS sees them: FAISS's
+ * factory takes sizes on trust (IVF999999999 asks for tens of GB) and
+ * asserts on shapes that do not fit the dimension (PQ5 on 16-d) with a C++
+ * signature and a build path. *dim is the dimension reaching this
+ * component: PCA and OPQ change it for the ones after them. */
+static int spec_component_ok(const char *c, size_t n, int *dimp, char *why, size_t wlen)
+{
+    char t[64], alt[64];
+    int dim = *dimp;
+    if (n == 0 || n >= sizeof t) { snprintf(why, wlen, "empty or overlong component"); return SPEC_SYNTAX; }
     memcpy(t, c, n);
     t[n] = 0;
     const char *p = t;
     long v;
     if (!strcmp(t, "Flat") || !strcmp(t, "L2norm") || !strcmp(t, "SQ4") || !strcmp(t, "SQ6") || !strcmp(t, "SQ8") ||
         !strcmp(t, "SQfp16"))
-        return 1;
+        return SPEC_OK;
     if (!strncmp(t, "HNSW", 4)) {
         p += 4;
-        if ((v = spec_num(&p, 128)) < 2 || *p) { snprintf(why, wlen, "HNSW<M> needs M in 2..128"); return 0; }
-        return 1;
+        if ((v = spec_num(&p, 128)) < 2 || *p) { snprintf(why, wlen, "HNSW<M> needs M in 2..128"); return SPEC_SYNTAX; }
+        return SPEC_OK;
     }
     if (!strncmp(t, "IVF", 3)) {
         p += 3;
-        if ((v = spec_num(&p, 262144)) < 1 || *p) { snprintf(why, wlen, "IVF<nlist> needs nlist in 1..262144"); return 0; }
-        return 1;
+        if ((v = spec_num(&p, 262144)) < 1 || *p) { snprintf(why, wlen, "IVF<nlist> needs nlist in 1..262144"); return SPEC_SYNTAX; }
+        return SPEC_OK;
     }
     if (!strncmp(t, "OPQ", 3) || !strncmp(t, "PCAR", 4) || !strncmp(t, "PCA", 3)) {
-        p += !strncmp(t, "OPQ", 3) ? 3 : !strncmp(t, "PCAR", 4) ? 4 : 3;
-        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "%.4s<n> needs n in 1..%d", t, dim); return 0; }
+        int opq = !strncmp(t, "OPQ", 3);
+        p += opq ? 3 : !strncmp(t, "PCAR", 4) ? 4 : 3;
+        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "%.4s<n> needs n in 1..%d here", t, dim); return SPEC_DIM; }
+        long out = opq ? dim : v;
         if (*p == '_') {
             p++;
-            if (spec_num(&p, dim) < 1) { snprintf(why, wlen, "output dimension must be 1..%d", dim); return 0; }
+            if ((out = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "output dimension must be 1..%d here", dim); return SPEC_DIM; }
         }
-        if (*p) { snprintf(why, wlen, "trailing characters"); return 0; }
-        return 1;
+        if (*p) { snprintf(why, wlen, "trailing characters"); return SPEC_SYNTAX; }
+        if (opq && out % v) {
+            near_divisors("OPQ", v, (int)out, alt, sizeof alt);
+            snprintf(why, wlen, "OPQ<m> needs m to divide its %ld output dimensions (e.g. %s)", out, alt);
+            return SPEC_DIM;
+        }
+        *dimp = (int)out;
+        return SPEC_OK;
     }
     if (!strncmp(t, "PQ", 2)) {
         p += 2;
-        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "PQ<m> needs m in 1..%d", dim); return 0; }
+        if ((v = spec_num(&p, dim)) < 1) { snprintf(why, wlen, "PQ<m> needs m in 1..%d here", dim); return SPEC_DIM; }
         if (*p == 'x') {
             p++;
             long b = spec_num(&p, 16);
-            if (b < 1 || b > 12) { snprintf(why, wlen, "PQ<m>x<bits> needs bits in 1..12"); return 0; }
+            if (b < 1 || b > 12) { snprintf(why, wlen, "PQ<m>x<bits> needs bits in 1..12"); return SPEC_SYNTAX; }
         }
         if (!strcmp(p, "np")) p += 2;
-        if (*p) { snprintf(why, wlen, "trailing characters"); return 0; }
-        return 1;
+        if (*p) { snprintf(why, wlen, "trailing characters"); return SPEC_SYNTAX; }
+        if (dim % v) {
+            near_divisors("PQ", v, dim, alt, sizeof alt);
+            snprintf(why, wlen, "PQ<m> splits vectors into m equal parts, so m must divide the %d dimensions it "
+                     "receives (e.g. %s)", dim, alt);
+            return SPEC_DIM;
+        }
+        return SPEC_OK;
     }
     snprintf(why, wlen, "unsupported component");
-    return 0;
+    return SPEC_SYNTAX;
 }
 
 int odx_index_spec_check(const char *spec, int dim, odx_metric metric)
 {
     const char *s = spec;
+    int cur = dim;
     for (;;) {
         const char *e = strchr(s, ',');
         size_t n = e ? (size_t)(e - s) : strlen(s);
-        char why[96];
-        if (!spec_component_ok(s, n, dim, why, sizeof why))
+        char why[160];
+        int bad = spec_component_ok(s, n, &cur, why, sizeof why);
+        if (bad == SPEC_DIM && n == strlen(spec))
+            return odx_error(ODX_EINVAL, "index spec '%.127s' does not fit dimension %d: %s", spec, dim, why);
+        if (bad == SPEC_DIM)
+            return odx_error(ODX_EINVAL, "index spec '%.127s' does not fit dimension %d: '%.*s': %s", spec, dim,
+                             (int)(n > 40 ? 40 : n), s, why);
+        if (bad)
             return odx_error(ODX_EINVAL,
                              "index spec '%.127s': '%.*s': %s (supported: Flat, HNSW<M>, IVF<nlist>, PQ<m>[x<bits>][np], "
                              "SQ4|SQ6|SQ8|SQfp16, OPQ<m>[_<d>], PCA[R]<d>, L2norm, joined by commas)",

@@ -229,7 +229,7 @@ static int resolve_checked(const odx_fetch_policy *p, const char *host, pin *pn,
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_family = AF_UNSPEC;
     int g = getaddrinfo(host, NULL, &hints, &res);
-    if (g != 0) return odx_error(ODX_EIO, "cannot resolve host '%.200s': %s", host, gai_strerror(g));
+    if (g != 0) return odx_error(ODX_EUNAVAILABLE, "cannot resolve host '%.200s': %s", host, gai_strerror(g));
     int rc = 0, have = 0;
     for (struct addrinfo *ai = res; ai && !rc; ai = ai->ai_next) {
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
@@ -249,7 +249,7 @@ static int resolve_checked(const odx_fetch_policy *p, const char *host, pin *pn,
         }
     }
     freeaddrinfo(res);
-    if (!rc && !have) rc = odx_error(ODX_EIO, "host '%.200s' has no IP address", host);
+    if (!rc && !have) rc = odx_error(ODX_EUNAVAILABLE, "host '%.200s' has no IP address", host);
     return rc;
 }
 
@@ -317,16 +317,18 @@ static int fetch_hop(const odx_fetch_policy *p, CURLU *u, const char *url, long 
         else if (pn.refused)
             rc = odx_error(ODX_EINVAL, "%.200s: connection to an address other than the checked one refused", url);
         else if (cc != CURLE_OK)
-            rc = odx_error(ODX_EIO, "%.200s: %s", url, err[0] ? err : curl_easy_strerror(cc));
+            rc = odx_error(ODX_EUNAVAILABLE, "%.200s: %s", url, err[0] ? err : curl_easy_strerror(cc));
         else if (status >= 300 && status < 400) {
             char *loc = NULL;
             curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-            if (!loc) rc = odx_error(ODX_EIO, "%.200s: HTTP %ld without a Location", url, status);
+            if (!loc) rc = odx_error(ODX_EUNAVAILABLE, "%.200s: HTTP %ld without a Location", url, status);
             else if (!(*next = odx_strdup(loc))) rc = odx_error(ODX_ENOMEM, "out of memory");
         } else if (status == 404 || status == 410)
             rc = odx_error(ODX_ENOTFOUND, "%.200s: HTTP %ld", url, status);
-        else if (status < 200 || status >= 300)
-            rc = odx_error(ODX_EIO, "%.200s: HTTP %ld", url, status);
+        else if (status >= 500 || status == 408 || status == 429 || status < 200)
+            rc = odx_error(ODX_EUNAVAILABLE, "%.200s: HTTP %ld", url, status); /* the remote's trouble: retry later */
+        else if (status >= 300)
+            rc = odx_error(ODX_EINVAL, "%.200s: HTTP %ld", url, status); /* refused: asking again will not help */
     }
     curl_slist_free_all(resolve);
     if (c) curl_easy_cleanup(c);
@@ -365,7 +367,11 @@ int odx_fetch(const odx_fetch_policy *p, const char *uri, void **data, size_t *l
             odx_free(url);
             return rc;
         } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-            rc = odx_error(ODX_EUNSUPPORTED, "URI scheme '%.20s' is not supported (http, https, file)", scheme);
+            rc = odx_error(ODX_EINVAL, "URI scheme '%.20s' is not supported (http, https, file)", scheme);
+        } else if (!strncmp(url + strlen(scheme), "://", 3) &&
+                   (url[strlen(scheme) + 3] == '/' || url[strlen(scheme) + 3] == '\0')) {
+            /* curl reads http:///x.png as host x.png; an empty host is a malformed URL */
+            rc = odx_error(ODX_EINVAL, "'%.200s' is not a valid URI: it has no host", url);
         }
         char *next = NULL;
         long left = remaining_ms(&t0, p->timeout_ms);
@@ -380,7 +386,7 @@ int odx_fetch(const odx_fetch_policy *p, const char *uri, void **data, size_t *l
         odx_free(url);
         url = next;
         if (hop + 1 > p->max_redirects) {
-            rc = odx_error(ODX_EIO, "%.200s: more than %d redirects", uri, p->max_redirects);
+            rc = odx_error(ODX_EINVAL, "%.200s: more than %d redirects", uri, p->max_redirects);
             break;
         }
     }

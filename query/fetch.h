@@ -18,10 +18,14 @@
  * file://: only when the resolved path (symlinks followed) lies under one of
  * the operator's file roots; none by default.
  *
- * Errors: ODX_EINVAL for a malformed or refused URI (the message says which
- * address class or which root rule), ODX_EUNSUPPORTED for another scheme,
- * ODX_ENOTFOUND for HTTP 404 or a missing file, ODX_EIO for network errors
- * and other HTTP statuses, ODX_ELIMIT for size and time. */
+ * Errors: what the client can fix is ODX_EINVAL: a malformed URI, a scheme
+ * other than http/https/file, a target the policy refuses (the message says
+ * which address class or which root rule), too many redirects, and HTTP 4xx
+ * other than those below. What may pass is ODX_EUNAVAILABLE: a host that
+ * does not resolve or has no address, a connection that fails (refused,
+ * reset, TLS), HTTP 5xx, 408, 429 or a redirect without a Location.
+ * ODX_ENOTFOUND for HTTP 404/410 or a missing file, ODX_ELIMIT for size and
+ * time, ODX_EIO for a local file that cannot be read. */
 #ifndef ODX_QUERY_FETCH_H
 #define ODX_QUERY_FETCH_H
 #include <stddef.h>

@@ -383,8 +383,12 @@ static int add_part(odx_query *q, const Omnidex__V1__QueryPart *p, size_t i)
 static grpc_status_code build_params(rpc_call *c, const Omnidex__V1__SearchRequest *r, odx_search_params *p,
                                      odx_filter **filter)
 {
-    int rc = odx_search_params_set_k(p, r->k ? (int)(r->k > ODX_MAX_K + 1u ? ODX_MAX_K + 1u : r->k) : 10);
-    if (rc) return rpc_fail_odx(c, rc, "k");
+    /* k is a uint32 on the wire: one past INT_MAX would wrap in the
+     * engine's int, so the bound is checked here, naming the value given. */
+    if (r->k > ODX_MAX_K)
+        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "k = %u out of range (1..%d)", r->k, ODX_MAX_K);
+    int rc = odx_search_params_set_k(p, r->k ? (int)r->k : 10);
+    if (rc) return rpc_fail_odx(c, rc, NULL);
     if (r->params) {
         if (r->params->ef_search > 1u << 20 || r->params->nprobe > 1u << 20)
             return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "ef_search and nprobe must be at most %u", 1u << 20);

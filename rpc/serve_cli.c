@@ -30,7 +30,9 @@ static const char usage[] =
     "                     [--fetch-allow-private] [--file-root DIR]... [--fetch-max-mb N]\n"
     "                     [--fetch-timeout-s N]\n"
     "  --data DIR          data directory (default ./omnidex-data; created if missing)\n"
-    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:7600; port 0 picks one)\n"
+    "  --listen HOST:PORT  address to serve on (default 127.0.0.1:7600; port 0 picks one; a HOST\n"
+    "                      alone means port 7600; IPv6 in brackets: [::1]:7600); an address\n"
+    "                      another process listens on is refused\n"
     "  --workers N         worker threads (default 4)\n"
     "  --token-file F      require 'authorization: Bearer <token>' (first line of F) on every\n"
     "                      method except grpc.health.v1.Health\n"
@@ -145,7 +147,12 @@ int odx_cli_serve(int argc, char **argv)
         }
         long v;
         if (strcmp(name, "--data") == 0) data = val;
-        else if (strcmp(name, "--listen") == 0) o.listen = val;
+        else if (strcmp(name, "--listen") == 0) {
+            char host[256];
+            int port;
+            if ((rc = odx_rpc_listen_parse(val, host, sizeof host, &port)) != 0) goto bad;
+            o.listen = val;
+        }
         else if (strcmp(name, "--token-file") == 0) token_file = val;
         else if (strcmp(name, "--tls-cert") == 0) cert = val;
         else if (strcmp(name, "--tls-key") == 0) key = val;
@@ -220,11 +227,12 @@ int odx_cli_serve(int argc, char **argv)
     if ((rc = odx_cli_fetch_options(db, allow_private, roots, nroots, fetch_mb, fetch_s)) != 0) goto out;
     if ((rc = odx_rpc_server_start(db, &o, &srv)) != 0) goto out;
 
-    const char *colon = strrchr(o.listen, ':');
-    int hostlen = colon ? (int)(colon - o.listen) : (int)strlen(o.listen);
-    printf("omnidex: listening on %.*s:%d\n", hostlen, o.listen, odx_rpc_server_port(srv));
+    char host[256];
+    int port;
+    odx_rpc_listen_parse(o.listen, host, sizeof host, &port); /* checked above */
+    printf("omnidex: listening on %s:%d\n", host, odx_rpc_server_port(srv));
     fflush(stdout);
-    odx_log(ODX_LOG_INFO, "serving %s on %.*s:%d with %d workers%s%s", data, hostlen, o.listen,
+    odx_log(ODX_LOG_INFO, "serving %s on %s:%d with %d workers%s%s", data, host,
             odx_rpc_server_port(srv), o.workers, token ? ", token required" : "",
             cert_pem ? (ca_pem ? ", mutual TLS" : ", TLS") : "");
     int sig = 0;

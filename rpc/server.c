@@ -656,7 +656,12 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         return odx_error(ODX_EINVAL, "calls per method must be 1..1024");
     if (o->max_message_bytes < 1024 || o->max_message_bytes > ((size_t)1 << 30))
         return odx_error(ODX_EINVAL, "max message size must be 1 KiB..1 GiB");
+    char host[256], addr[300];
+    int port;
     if (!o->listen || !o->listen[0]) return odx_error(ODX_EINVAL, "no listen address");
+    int prc = odx_rpc_listen_parse(o->listen, host, sizeof host, &port);
+    if (prc) return prc;
+    snprintf(addr, sizeof addr, "%s:%d", host, port);
     if ((o->tls_cert_pem == NULL) != (o->tls_key_pem == NULL))
         return odx_error(ODX_EINVAL, "TLS needs both a certificate and a key");
     if (o->tls_client_ca_pem && !o->tls_cert_pem)
@@ -692,14 +697,20 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         snprintf(s->auth_value, s->auth_len + 1, "Bearer %s", o->token);
     }
 
-    grpc_arg args[2];
+    grpc_arg args[3];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)o->max_message_bytes;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = (int)o->max_message_bytes;
-    grpc_channel_args chargs = {2, args};
+    /* gRPC core sets SO_REUSEPORT by default: a second server on a busy
+     * port would bind too and the kernel would split clients between two
+     * data directories. One address, one server. */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[2].value.integer = 0;
+    grpc_channel_args chargs = {3, args};
     s->server = grpc_server_create(&chargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -731,10 +742,10 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
         rc = odx_error(ODX_EINVAL, "cannot create TLS credentials (bad certificate or key?)");
         goto fail;
     }
-    s->port = grpc_server_add_http2_port(s->server, o->listen, creds);
+    s->port = grpc_server_add_http2_port(s->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (s->port <= 0) {
-        rc = odx_error(ODX_EINVAL, "cannot listen on %s (address in use, bad address, or bad TLS files)", o->listen);
+        rc = odx_rpc_listen_explain(host, port);
         goto fail;
     }
     grpc_server_start(s->server);

@@ -20,8 +20,11 @@
 #include <stddef.h>
 #include "omnidex.h"
 
+#define ODX_RPC_DEFAULT_PORT 7600
+
 typedef struct odx_rpc_options {
-    const char *listen;            /* "HOST:PORT"; port 0 picks one. Default 127.0.0.1:7600 */
+    const char *listen;            /* "HOST:PORT", "HOST" (port 7600), "[IPv6]:PORT"; port 0 picks one.
+                                      Default 127.0.0.1:7600 */
     int workers;                   /* worker threads; default 4 */
     int calls_per_method;          /* outstanding accepted calls per method; default 8 */
     const char *token;             /* bearer token required on every method but health; NULL = none */
@@ -41,6 +44,14 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
 int odx_rpc_server_port(const odx_rpc_server *s);
 /* Graceful stop as above, then frees the server. NULL is a no-op. */
 void odx_rpc_server_stop(odx_rpc_server *s);
+
+/* Splits a listen address into host (IPv6 keeps its brackets) and port:
+ * "HOST:PORT" with PORT 0..65535, "HOST" (ODX_RPC_DEFAULT_PORT), "[V6]:PORT",
+ * "[V6]". ODX_EINVAL with a message naming the value for anything else. */
+int odx_rpc_listen_parse(const char *listen, char *host, size_t hostlen, int *port);
+/* After gRPC failed to bind host:port: records why (in use, not resolvable,
+ * not an address of this host) and returns ODX_EINVAL. */
+int odx_rpc_listen_explain(const char *host, int port);
 
 /* `omnidex serve ...`: argv[0] is "serve"; runs until SIGTERM/SIGINT and
  * returns the process exit code (0 after a clean shutdown). */

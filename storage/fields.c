@@ -7,6 +7,7 @@
  * and ranges are cursor walks. Numbers compare across 'i' and 'f' exactly.
  * The reserved field "@modality" (int) lets searches restrict modalities. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -195,9 +196,71 @@ static int scan_domain(MDB_cursor *cur, const char *field, char tag, odx_filter_
     return 0;
 }
 
+/* ---- type checking ----
+ * Metadata has no schema: a field's type is the type of the values live
+ * items hold for it, read off the index's (field, tag) domains. A literal
+ * must fit at least one of them (numbers fit int and float alike), else
+ * the comparison could never hold and the filter is refused instead of
+ * quietly matching nothing. A field no item holds yet is not an error: it
+ * matches nothing. A field holding several types compares each item by the
+ * values of the literal's type. */
+static const char type_tags[4] = {'b', 'f', 'i', 's'};
+static const char *const type_names[4] = {"boolean", "float", "integer", "string"};
+
+/* Bit i set when some item holds field with type_tags[i]. */
+static int field_types(MDB_cursor *cur, const char *field, unsigned *mask)
+{
+    *mask = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char k[KEY_MAX];
+        size_t plen = key_prefix(k, field, type_tags[i]);
+        MDB_val key = {plen, k}, val;
+        int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND) continue;
+        if (rc) return odx_mdb_err(rc, "scanning field index");
+        if (key.mv_size > plen && !memcmp(key.mv_data, k, plen)) *mask |= 1u << i;
+    }
+    return 0;
+}
+
+static unsigned lit_types(const struct odx_value *lit)
+{
+    switch (lit->type) {
+    case ODX_VALUE_BOOL: return 1u << 0;
+    case ODX_VALUE_INT:
+    case ODX_VALUE_FLOAT: return 1u << 1 | 1u << 2;
+    case ODX_VALUE_STRING: return 1u << 3;
+    }
+    return 0;
+}
+
+static int type_check(MDB_cursor *cur, const char *field, const struct odx_value *lit)
+{
+    unsigned have;
+    int rc = field_types(cur, field, &have);
+    if (rc || !have || (have & lit_types(lit))) return rc;
+    char held[64] = "", shown[96];
+    for (int i = 0, n = 0; i < 4; i++)
+        if (have & (1u << i))
+            snprintf(held + strlen(held), sizeof held - strlen(held), "%s%s", n++ ? " and " : "", type_names[i]);
+    switch (lit->type) {
+    case ODX_VALUE_STRING:
+        snprintf(shown, sizeof shown, "the string \"%.*s%s\"", lit->v.str.len > 64 ? 64 : (int)lit->v.str.len,
+                 lit->v.str.s, lit->v.str.len > 64 ? "..." : "");
+        break;
+    case ODX_VALUE_INT: snprintf(shown, sizeof shown, "the number %lld", (long long)lit->v.i); break;
+    case ODX_VALUE_FLOAT: snprintf(shown, sizeof shown, "the number %.15g", lit->v.f); break;
+    case ODX_VALUE_BOOL: snprintf(shown, sizeof shown, "%s", lit->v.b ? "true" : "false"); break;
+    }
+    return odx_error(ODX_EFILTER, "filter: field '%s' holds %s values; it cannot be compared with %s", field, held,
+                     shown);
+}
+
 static int eval_cmp(MDB_cursor *cur, const char *field, odx_filter_op op, const struct odx_value *lit,
                     odx_bitmap *out)
 {
+    int trc = type_check(cur, field, lit);
+    if (trc) return trc;
     static const char num_tags[] = {'i', 'f'};
     if (lit->type == ODX_VALUE_INT || lit->type == ODX_VALUE_FLOAT) {
         for (int i = 0; i < 2; i++) {

@@ -188,8 +188,12 @@ static int decode_png(const unsigned char *data, size_t len, uint64_t max_pixels
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(p);
     if (ct == PNG_COLOR_TYPE_GRAY && bd < 8) png_set_expand_gray_1_2_4_to_8(p);
     if (ct == PNG_COLOR_TYPE_GRAY || ct == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(p);
-    if (ct & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(p);
-    else if (png_get_valid(p, info, PNG_INFO_tRNS)) png_set_tRNS(p, info, NULL, 0, NULL); /* ignored */
+    /* Alpha is dropped, as PIL's convert("RGB") does for the reference.
+     * A palette's tRNS chunk becomes an alpha channel when the palette is
+     * expanded (pngquant writes these), so it is stripped the same way;
+     * tRNS on grey or RGB is never expanded here and needs nothing. */
+    if ((ct & PNG_COLOR_MASK_ALPHA) || (ct == PNG_COLOR_TYPE_PALETTE && png_get_valid(p, info, PNG_INFO_tRNS)))
+        png_set_strip_alpha(p);
     png_set_interlace_handling(p);
     png_read_update_info(p, info);
     if (png_get_rowbytes(p, info) != (size_t)w * 3) png_error(p, "unexpected row layout after transforms");

@@ -806,7 +806,10 @@ static int decode_assimp(const unsigned char *d, size_t len, fmt f, const odx_me
     const struct aiScene *sc = aiImportFileEx(fs.name, aiProcess_Triangulate | aiProcess_SortByPType, &io);
     if (!sc) {
         const char *e = aiGetErrorString();
-        return odx_error(ODX_EMEDIA, "%s: %s", name, e && *e ? e : "assimp could not import the file");
+        if (!e || !*e) e = "assimp could not import the file";
+        /* assimp's importers often name themselves already ("OBJ: ..."). */
+        if (!strncmp(e, name, strlen(name)) && e[strlen(name)] == ':') return odx_error(ODX_EMEDIA, "%s", e);
+        return odx_error(ODX_EMEDIA, "%s: %s", name, e);
     }
     int rc = 0;
     if (!sc->mRootNode || !sc->mNumMeshes) {

@@ -20,6 +20,22 @@ rc, out, err = run(data, "collection", "create", "x", "--dim", "0")
 ok(rc == 2 and "--dim" in err, "bad --dim is a usage error", err)
 rc, out, err = run(data, "collection", "create", "x", "--dim", "8", "--index", "Bogus99")
 ok(rc == 1 and "Bogus99" in err, "bad index spec names the spec", err)
+# Specs FAISS would assert on: refused by omnidex with the spec and the reason,
+# never a C++ signature or a build path.
+for spec, named in [("PQ5", ["'PQ5'", "dimension 16", "divide", "PQ4 or PQ8"]),
+                    ("IVF16,PQ5", ["'IVF16,PQ5'", "'PQ5'", "divide"]),
+                    ("HNSW32,PQ3", ["'PQ3'", "divide"]),
+                    ("PCA12,PQ8", ["'PQ8'", "12 dimensions"]),
+                    ("OPQ5,PQ4", ["'OPQ5'", "divide"]),
+                    ("PQ32", ["'PQ32'", "1..16"]),
+                    ("Flat,Flat", ["'Flat,Flat'", "could not parse"])]:
+    rc, out, err = run(data, "collection", "create", "x", "--dim", "16", "--index", spec)
+    ok(rc == 1 and all(w in err for w in named) and "Error in" not in err and ".cpp" not in err and "/" not in err,
+       f"index spec {spec} on dim 16: a clear refusal", err)
+for spec in ("PQ4", "PCA8,PQ4", "OPQ4_8,IVF4,PQ4"):
+    rc, out, err = run(data, "collection", "create", "x", "--dim", "16", "--index", spec)
+    ok(rc == 0, f"index spec {spec} on dim 16 accepted", err)
+    run(data, "collection", "drop", "x")
 
 items = [
     {"id": "cat", "vector": [1, 0, 0, 0], "metadata": {"kind": "mammal", "legs": 4, "weight": 4.5, "pet": True}},
@@ -67,6 +83,33 @@ for flt, pred in cases:
     got = ids_for(flt)
     ok(got == truth(pred), f"filter {flt}", f"got {got}, want {truth(pred)}")
 
+# A field's type is the type of the values stored for it: comparing a number
+# field with a string (or a string field with a number, a bool with either)
+# is an error naming the field, its type and the literal, not 0 hits.
+for flt, named in [('legs > "3"', ["'legs'", "integer", '"3"']),
+                   ("kind = 5", ["'kind'", "string", "5"]),
+                   ("pet = 1", ["'pet'", "boolean", "1"]),
+                   ('weight <= "2.5"', ["'weight'", "float", '"2.5"']),
+                   ('kind IN ("bird", 3)', ["'kind'", "string", "3"]),
+                   ('NOT (legs > "3") OR kind = "bird"', ["'legs'", "integer", '"3"'])]:
+    rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--filter", flt, "--json")
+    ok(rc == 1 and all(w in err for w in named) and err.count("filter:") == 1, f"filter {flt} does not type-check",
+       out + err)
+ok(ids_for("nosuchfield = 5") == [] and ids_for('nosuchfield = "x"') == [], "a field no item has: no error, 0 hits")
+ok(ids_for('legs < 4.5') == truth(lambda m: m.get("legs", 99) < 4.5), "an integer field compares with a float")
+rc, out, err = run(data, "collection", "create", "mixed", "--dim", "2")
+mixed = os.path.join(d, "mixed.jsonl")
+with open(mixed, "w") as f:
+    f.write('{"id":"n","vector":[1,0],"metadata":{"v":1}}\n{"id":"s","vector":[0,1],"metadata":{"v":"x"}}\n')
+rc, out, err = run(data, "put", "mixed", "--jsonl", mixed)
+def mixed_ids(flt):
+    rc, out, err = run(data, "search", "mixed", "--vector", "1,0", "--filter", flt, "--json")
+    return sorted(h["id"] for h in jlines(out)[0]["hits"]) if rc == 0 else err
+ok(mixed_ids("v = 1") == ["n"] and mixed_ids('v = "x"') == ["s"], "a field holding numbers and strings: each matches its own")
+got = mixed_ids("v = true")
+ok(isinstance(got, str) and "'v'" in got and "integer and string" in got, "... and a boolean fits neither", got)
+rc, out, err = run(data, "collection", "drop", "mixed")
+
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--filter", "legs >", "--json")
 ok(rc == 1 and "filter" in err and "\n" == err[-1] and err.count("\n") == 1, "bad filter: one clear line", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0", "--json")
@@ -78,7 +121,7 @@ ok(rc == 0 and len(jlines(out)[0]["hits"]) == 2, "--param accepted", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--param", "warp=9")
 ok(rc == 2 and "warp" in err, "unknown --param is a usage error", err)
 rc, out, err = run(data, "search", "pets", "--vector", "1,0,0,0", "--k", "2000")
-ok(rc == 2 and "--k" in err, "k over 1024 refused", err)
+ok(rc == 2 and "--k" in err and "'2000'" in err, "k over 1024 refused, naming the value", err)
 
 rc, out, err = run(data, "get", "pets", "dog", "--json")
 g = json.loads(out) if rc == 0 else {}
@@ -89,7 +132,14 @@ rc, out, err = run(data, "get", "pets", "unicorn")
 ok(rc == 1 and "no item 'unicorn'" in err, "get of a missing id", err)
 
 rc, out, err = run(data, "delete", "pets", "snake", "ghost")
-ok(rc == 1 and "deleted 1 of 2" in out and "not found" in err, "delete reports missing ids", out + err)
+# Delete is idempotent, as gRPC Delete is: ids that do not exist are reported, not an error.
+ok(rc == 0 and "deleted 1 of 2; not found: ghost" in out and err == "", "delete names missing ids, exit 0", out + err)
+rc, out, err = run(data, "delete", "pets", "snake")
+ok(rc == 0 and "deleted 0 of 1; not found: snake" in out, "deleting again succeeds, deleting nothing", out + err)
+rc, out, err = run(data, "delete", "nope", "snake")
+ok(rc == 1 and "nope" in err, "delete in an unknown collection is an error", out + err)
+rc, out, err = run(data, "delete", "--help")
+ok(rc == 0 and "not found" in out and "idempotent" in out, "delete --help states the semantics", out + err)
 rc, out, err = run(data, "search", "pets", "--vector", "0,1,0,0", "--k", "10", "--json")
 ok(rc == 0 and "snake" not in [h["id"] for h in jlines(out)[0]["hits"]], "deleted item not searchable", out)
 

@@ -53,6 +53,10 @@ def samples(tmp):
     p = os.path.join(tmp, "chelsea_palette.png")
     ch.convert("P", palette=Image.ADAPTIVE, colors=64).save(p)
     out.append(("chelsea palette png", p))
+    p = os.path.join(tmp, "chelsea_palette_trns.png")
+    # A palette with a tRNS chunk (what pngquant writes): alpha per entry.
+    ch.convert("P", palette=Image.ADAPTIVE, colors=64).save(p, transparency=bytes((i * 4) % 256 for i in range(64)))
+    out.append(("chelsea palette png with transparency (alpha dropped)", p))
     p = os.path.join(tmp, "rocket_16bit.png")
     a16 = photos["rocket"].astype(np.uint16) * 257
     # 16-bit RGB PNG written by hand (PIL cannot write 16-bit RGB).

@@ -91,6 +91,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             for _ in range(40):
                 self.wfile.write(os.urandom(65536))
+        elif p == "/down.png":  # an upstream in trouble
+            self.send_response(503)
+            self.end_headers()
+        elif p == "/forbidden.png":
+            self.send_response(403)
+            self.end_headers()
         elif p == "/slow.png":
             time.sleep(4)
             self.send_body(PNG)
@@ -212,6 +218,27 @@ def upsert_uri(st, uid, uri):
         pb.Item(id=uid, media=pb.Media(modality=pb.MODALITY_IMAGE, uri=uri))]), timeout=60))
 
 
+def every_method(st, uri, want, named, what):
+    """Embed, Upsert and Search with the same Media.uri answer alike."""
+    media = pb.Media(modality=pb.MODALITY_IMAGE, uri=uri)
+    for method, fn in [
+            ("Embed", lambda: st.Embed(pb.EmbedRequest(space="tiny-clip", media=media), timeout=60)),
+            ("Upsert", lambda: st.Upsert(pb.UpsertRequest(collection="m", items=[pb.Item(id="u", media=media)]),
+                                         timeout=60)),
+            ("Search", lambda: st.Search(pb.SearchRequest(collection="m", parts=[pb.QueryPart(media=media)]),
+                                         timeout=60))]:
+        code, det = code_of(fn)
+        ok(code == want and named in det, "gRPC %s, %s -> %s" % (method, what, want.name), (code, det))
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 srv = Server(models=models).start()
 try:
     st, _ = stub(srv)
@@ -222,6 +249,11 @@ try:
         ok(code == SC.INVALID_ARGUMENT and cls in det, "gRPC default policy refuses %s" % url, (code, det))
     code, det = upsert_uri(st, "u", "file://" + os.path.join(root, "cat.png"))
     ok(code == SC.INVALID_ARGUMENT and "disabled" in det, "gRPC: file:// disabled by default", (code, det))
+    every_method(st, "http://nonexistent.invalid/x.png", SC.UNAVAILABLE, "nonexistent.invalid",
+                 "a host that does not resolve")
+    every_method(st, "gopher://example.com/x.png", SC.INVALID_ARGUMENT, "gopher", "a scheme not served")
+    every_method(st, "http:///x.png", SC.INVALID_ARGUMENT, "http:///x.png", "a URL without a host")
+    every_method(st, U + "/cat.png", SC.INVALID_ARGUMENT, "loopback", "a loopback URL (policy)")
     ok(srv.alive(), "server up after refused URLs")
 finally:
     srv.kill()
@@ -251,7 +283,13 @@ try:
     code, det = upsert_uri(st, "esc", "file://" + os.path.join(root, "escape.png"))
     ok(code == SC.INVALID_ARGUMENT and "outside" in det, "gRPC: symlink out of the file root refused", (code, det))
     code, det = upsert_uri(st, "x", "gopher://127.0.0.1/x.png")
-    ok(code == SC.UNIMPLEMENTED, "gRPC: unsupported scheme -> UNIMPLEMENTED", (code, det))
+    ok(code == SC.INVALID_ARGUMENT, "gRPC: unsupported scheme -> INVALID_ARGUMENT", (code, det))
+    every_method(st, "http://127.0.0.1:%d/x.png" % closed_port(), SC.UNAVAILABLE, "127.0.0.1",
+                 "connection refused")
+    every_method(st, U + "/down.png", SC.UNAVAILABLE, "HTTP 503", "HTTP 503")
+    every_method(st, U + "/forbidden.png", SC.INVALID_ARGUMENT, "HTTP 403", "HTTP 403")
+    every_method(st, U + "/nothing.png", SC.NOT_FOUND, "HTTP 404", "HTTP 404")
+    every_method(st, U + "/loop0.png", SC.INVALID_ARGUMENT, "redirects", "a redirect loop")
     r = st.Search(pb.SearchRequest(collection="m", k=2, parts=[pb.QueryPart(
         media=pb.Media(modality=pb.MODALITY_IMAGE, uri=U + "/redirect.png"))]), timeout=60)
     ok([h.id for h in r.hits][:1] in (["web"], ["disk"]) and r.hits[0].score > 0.9999,

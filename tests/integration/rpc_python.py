@@ -6,6 +6,7 @@ bearer-token auth, and graceful shutdown."""
 import os
 import queue
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -172,6 +173,28 @@ def run(srv):
     r2 = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=20,
                                     filter=pb.Filter(expr='label IN ("a","c") AND NOT price >= 1050')), timeout=10)
     ok([h.id for h in r2.hits] == ref, "Search with the same filter as an expression agrees", [h.id for h in r2.hits])
+    # Filters that cannot type-check against the stored values: INVALID_ARGUMENT naming field, type and value.
+    def fsearch(f):
+        return code_of(lambda: st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))],
+                                                          k=10, filter=f), timeout=10))
+    for f, named in [
+            (pb.Filter(compare=pb.Comparison(field="price", op=pb.Comparison.OP_GT, value=pb.Value(string_value="100"))),
+             ["'price'", "integer", '"100"']),
+            (pb.Filter(compare=pb.Comparison(field="label", op=pb.Comparison.OP_EQ, value=pb.Value(int_value=5))),
+             ["'label'", "string", "5"]),
+            (pb.Filter(in_set=pb.InSet(field="label", values=[pb.Value(string_value="a"), pb.Value(float_value=2.5)])),
+             ["'label'", "string", "2.5"]),
+            (pb.Filter(expr='price > "100"'), ["'price'", "integer", '"100"'])]:
+        code, det = fsearch(f)
+        ok(code == SC.INVALID_ARGUMENT and all(w in det for w in named) and det.count("filter:") == 1,
+           "Search filter that does not type-check -> INVALID_ARGUMENT: %s" % " ".join(str(f).split()), (code, det))
+    code, r = fsearch(pb.Filter(compare=pb.Comparison(field="nosuch", op=pb.Comparison.OP_EQ,
+                                                      value=pb.Value(int_value=5))))
+    ok(code == SC.OK and len(r.hits) == 0, "Search filter on a field no item has -> OK, 0 hits", (code, r))
+    code, r = fsearch(pb.Filter(compare=pb.Comparison(field="price", op=pb.Comparison.OP_LT,
+                                                      value=pb.Value(float_value=150.5))))
+    ok(code == SC.OK and [h.id for h in r.hits] == brute(q, 10, lambda m: m["price"] < 150.5),
+       "Search: an integer field compares with a float", (code, r))
     r = st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(q))], k=10), timeout=10,
                   compression=grpc.Compression.Gzip)
     ok(set(h.id for h in r.hits) == set(brute(q, 10)), "Search with a gzip-compressed request", [h.id for h in r.hits])
@@ -219,6 +242,16 @@ def run(srv):
     for name, fn, want in cases:
         code, det = code_of(fn)
         ok(code == want and det, "Search error: %s -> %s" % (name, want.name), (code, det))
+    code, det = code_of(search(collection="pts", parts=qp, filter=pb.Filter(expr="label = = 3")))
+    ok(code == SC.INVALID_ARGUMENT and det.startswith("filter: ") and det.count("filter:") == 1,
+       "Search with a filter that does not parse: 'filter:' said once", det)
+    code, det = code_of(search(collection="pts", parts=qp, filter=pb.Filter(
+        compare=pb.Comparison(field="label", value=pb.Value(string_value="a")))))
+    ok(code == SC.INVALID_ARGUMENT and det.startswith("filter: ") and det.count("filter:") == 1,
+       "Search with a comparison without op: 'filter:' said once", det)
+    code, det = code_of(search(collection="pts", parts=qp, k=5000))
+    ok(code == SC.INVALID_ARGUMENT and "5000" in det and "1025" not in det and det.count("k") == 1,
+       "Search k=5000: the message names 5000 once", det)
     code, det = code_of(lambda: st.Upsert(pb.UpsertRequest(collection="pts", items=[item("x1", [1.0] * 3)]),
                                           timeout=10))
     ok(code == SC.INVALID_ARGUMENT and "x1" in det, "Upsert wrong dimension -> INVALID_ARGUMENT naming the item",
@@ -364,6 +397,51 @@ def run(srv):
         ok(False, "--max-message-mb 0 is refused")
     except RuntimeError as e:
         ok(bad.proc.returncode == 2 and "max-message-mb" in str(e), "--max-message-mb 0 is refused with usage", e)
+
+    # ---- --listen: one server per address, every port checked --------------------------
+    with Server() as lsrv:
+        busy = "127.0.0.1:%d" % lsrv.port
+        dup = Server("--listen", busy)
+        try:
+            dup.start()
+            ok(False, "a second server on a busy port is refused", "it printed listening on %s" % dup.port)
+            dup.stop()
+        except RuntimeError as e:
+            ok(dup.proc.returncode == 1 and busy in str(e) and "in use" in str(e),
+               "a second server on a busy port exits 1 naming the address in use", e)
+        lch = grpc.insecure_channel(lsrv.addr)
+        r = health_pb2_grpc.HealthStub(lch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        ok(r.status == health_pb2.HealthCheckResponse.SERVING, "the first server still serves")
+        lch.close()
+    for listen, named in [("127.0.0.1:99999", "99999"), ("127.0.0.1:-1", "'-1'"), ("127.0.0.1:", "''"),
+                          ("127.0.0.1:80x", "80x"), ("::1", "brackets"), (":7600", "no host")]:
+        bad = Server("--listen", listen)
+        try:
+            bad.start()
+            ok(False, "--listen %s is refused" % listen, "it printed listening on port %s" % bad.port)
+            bad.stop()
+        except RuntimeError as e:
+            ok(bad.proc.returncode == 2 and named in str(e), "--listen %s is a usage error naming %s" % (listen, named), e)
+    # A host alone means the default port 7600 (not gRPC's "https", 443):
+    # either it listens there or, if 7600 is taken, the error names it.
+    dflt = Server("--listen", "localhost")
+    try:
+        dflt.start()
+        ok(dflt.port == 7600, "--listen localhost serves on 7600", dflt.port)
+        dflt.stop()
+    except RuntimeError as e:
+        ok("localhost:7600" in str(e), "--listen localhost means port 7600", e)
+    if socket.has_ipv6:
+        v6 = Server("--listen", "[::1]:0")
+        try:
+            v6.start()
+            vch = grpc.insecure_channel("[::1]:%d" % v6.port)
+            r = health_pb2_grpc.HealthStub(vch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            ok(r.status == health_pb2.HealthCheckResponse.SERVING, "--listen [::1]:0 serves over IPv6")
+            vch.close()
+            v6.stop()
+        except RuntimeError as e:
+            ok("::1" in str(e), "--listen [::1]:0 serves or says why", e)
 
     # ---- the drain bound: a stream that outlives it is cancelled at 10 s -------------
     with Server() as dsrv:

@@ -317,6 +317,9 @@ static void test_bad_files(void)
     expect(no_v, strlen(no_v), NULL, ODX_EMEDIA, "OFF", "no vertices");
     const char *bad_obj = "v 0 0 0\nv 1 0 0\nf 1 2 7\n";
     expect(bad_obj, strlen(bad_obj), NULL, ODX_EMEDIA, "OBJ", "OBJ index out of range");
+    /* assimp's own messages already start "OBJ: ": the format is named once. */
+    const char *first = strstr(odx_last_error(), "OBJ:");
+    CHECK(first && !strstr(first + 1, "OBJ:"), "format named once: '%s'", odx_last_error());
     /* An OBJ asking for a material file on disk: the importer cannot read
      * it (only the caller's buffer exists), the geometry still loads. */
     const char *mtl = "mtllib /etc/passwd\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n";

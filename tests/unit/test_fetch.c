@@ -98,7 +98,7 @@ static void test_file_roots(void)
     p.max_bytes = 3;
     snprintf(uri, sizeof uri, "file://%s", path);
     CHECK(odx_fetch(&p, uri, &data, &len) == ODX_ELIMIT, "over max_bytes");
-    CHECK(odx_fetch(&p, "gopher://127.0.0.1/", &data, &len) == ODX_EUNSUPPORTED, "gopher");
+    CHECK(odx_fetch(&p, "gopher://127.0.0.1/", &data, &len) == ODX_EINVAL, "gopher");
     CHECK(odx_fetch(&p, "not a uri", &data, &len) == ODX_EINVAL, "garbage");
     CHECK(odx_fetch(&p, "http://127.0.0.1:1/x", &data, &len) == ODX_EINVAL, "loopback refused without connecting");
     odx_fetch_policy_free(&p);

@@ -56,7 +56,7 @@ static void vec_of(int i, float *v)
     for (int d = 0; d < DIM; d++) v[d] = (float)((i * 31 + d * 7) % 23) / 23.0f - 0.5f + (float)d * 0.01f;
 }
 
-static int valid_code(int rc) { return rc > 0 || (rc >= ODX_EINVAL && rc <= ODX_EMEDIA); }
+static int valid_code(int rc) { return rc > 0 || (rc >= ODX_EINVAL && rc <= ODX_EUNAVAILABLE); }
 
 /* What the workload learned was committed. */
 struct acked {
