@@ -350,6 +350,20 @@ int odx_space_list(char ***names, size_t *count);
 /* Dimension and modalities (bit 1 << modality) of an installed space. */
 int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities);
 
+/* What media bytes hold, from magic bytes and structure (nothing is
+ * decoded): the format detection of the decoders themselves, then UTF-8
+ * text (no NUL). The CLI picks encoders with it. *modality: what the bytes
+ * are taken as (an animated GIF is a video, a one-frame GIF an image);
+ * *modalities: every modality they can be embedded as (bit 1 << m; a GIF
+ * is both image and video); *format: a static name ("JPEG", "PNG", "GIF",
+ * "animated GIF", "WebP", "BMP", "WAV", "FLAC", "Ogg/Vorbis", "MP3", ...,
+ * "MP4/MOV", "WebM/MKV", "PLY", "OBJ", "OFF", "STL", "glTF", "GLB",
+ * "UTF-8 text"). Out pointers may be NULL. ODX_EMEDIA when the bytes are
+ * none of these; odx_last_error() then says "empty file" or "unknown
+ * binary data". Recognised is not decodable: a truncated PNG is "PNG". */
+int odx_media_sniff(const void *data, size_t len, odx_modality *modality, unsigned *modalities,
+                    const char **format);
+
 /* ---- memory ------------------------------------------------------------ */
 
 /* Frees memory that omnidex returned to the caller (strings, name lists). */
