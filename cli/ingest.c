@@ -94,7 +94,8 @@ struct ingest {
 static volatile sig_atomic_t interrupted;
 static void on_sigint(int sig) { (void)sig; interrupted = 1; }
 
-/* A skipped file: one line with --verbose, otherwise only the count. */
+/* A skipped file (by the id it would have): one line with --verbose,
+ * otherwise only the count. */
 static void note(const struct ingest *in, const char *path, const char *why)
 {
     if (!in->verbose) return;
@@ -163,12 +164,12 @@ static void walk(struct ingest *in, const char *dir, const char *prefix, int dep
         if (!strcmp(nm, ".") || !strcmp(nm, "..")) goto next;
         snprintf(path, sizeof path, "%s/%s", dir, nm);
         snprintf(id, sizeof id, "%s%s%s", prefix, *prefix ? "/" : "", nm);
-        if (nm[0] == '.') { in->hidden++; note(in, path, "hidden (its name starts with '.')"); goto next; }
-        if (glob_any(in->exc, in->nexc, nm, id)) { in->excluded++; note(in, path, "--exclude"); goto next; }
+        if (nm[0] == '.') { in->hidden++; note(in, id, "hidden (its name starts with '.')"); goto next; }
+        if (glob_any(in->exc, in->nexc, nm, id)) { in->excluded++; note(in, id, "--exclude"); goto next; }
         struct stat lsb, sb;
         if (lstat(path, &lsb)) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; goto next; }
         int link = S_ISLNK(lsb.st_mode);
-        if (link && stat(path, &sb)) { in->notreg++; note(in, path, "a broken symbolic link"); goto next; }
+        if (link && stat(path, &sb)) { in->notreg++; note(in, id, "a broken symbolic link"); goto next; }
         if (!link) sb = lsb;
         if (S_ISDIR(sb.st_mode)) {
             if (link) {
@@ -181,16 +182,16 @@ static void walk(struct ingest *in, const char *dir, const char *prefix, int dep
                 }
             } else if (dir_seen(in, &sb)) {
                 in->dups++;
-                note(in, path, "a directory already walked");
+                note(in, id, "a directory already walked");
             } else {
                 walk(in, path, id, depth + 1);
             }
         } else if (S_ISREG(sb.st_mode)) {
-            if (in->ninc && !glob_any(in->inc, in->ninc, nm, id)) { in->excluded++; note(in, path, "no --include matches"); }
+            if (in->ninc && !glob_any(in->inc, in->ninc, nm, id)) { in->excluded++; note(in, id, "no --include matches"); }
             else if (add_cand(in, path, id, &sb, link ? C_VIA_LINK : 0)) in->failed++;
         } else {
             in->notreg++;
-            note(in, path, type_name(sb.st_mode));
+            note(in, id, type_name(sb.st_mode));
         }
     next:
         free(names[i]);
@@ -244,7 +245,7 @@ static void walk_pending(struct ingest *in)
         struct pending p = in->pend[in->pend_head++];
         struct stat sb;
         if (p.path && p.id && !stat(p.path, &sb) && S_ISDIR(sb.st_mode)) {
-            if (dir_seen(in, &sb)) { in->dups++; note(in, p.path, "a symbolic link to a directory already walked"); }
+            if (dir_seen(in, &sb)) { in->dups++; note(in, p.id, "a symbolic link to a directory already walked"); }
             else walk(in, p.path, p.id, p.depth);
         }
         odx_free(p.path);
@@ -284,7 +285,7 @@ static void dedupe(struct ingest *in)
         if (!(c->flags & C_URL) && !(p->flags & C_URL) && c->dev == p->dev && c->ino == p->ino) {
             in->c[i].flags |= C_DROP;
             in->dups++;
-            note(in, c->path, "the same file as an earlier one");
+            note(in, c->id, "the same file as an earlier one");
         }
     }
     qsort(in->c, in->n, sizeof *in->c, by_id);
@@ -481,8 +482,8 @@ static void ingest_one(struct ingest *in, const struct cand *c)
     const char *fmt;
     if (odx_media_sniff(data, len, &sniffed, &mask, &fmt)) {
         if (named) { cli_fail("%s: %s, not a format omnidex can ingest", c->path, odx_last_error()); in->failed++; }
-        else if (len == 0) { in->empty++; note(in, c->path, "empty file"); }
-        else { in->unknown++; note(in, c->path, "unknown binary data"); }
+        else if (len == 0) { in->empty++; note(in, c->id, "empty file"); }
+        else { in->unknown++; note(in, c->id, "unknown binary data"); }
         goto out;
     }
     /* What the selection takes: named files anything, directories media,
@@ -492,7 +493,7 @@ static void ingest_one(struct ingest *in, const struct cand *c)
         in->not_wanted[sniffed]++;
         char why[96];
         snprintf(why, sizeof why, "%s (%s), not taken without --modality %s", fmt, odx_modality_name(sniffed), odx_modality_name(sniffed));
-        note(in, c->path, why);
+        note(in, c->id, why);
         goto out;
     }
     if (choose(allowed, in->space_mods, sniffed, mask, &m)) {
@@ -501,7 +502,7 @@ static void ingest_one(struct ingest *in, const struct cand *c)
             in->failed++;
         } else {
             in->no_encoder[m]++;
-            note(in, c->path, "the space has no encoder for it");
+            note(in, c->id, "the space has no encoder for it");
         }
         goto out;
     }
