@@ -217,7 +217,9 @@ size_t odx_batch_size(const odx_batch *b);
 int odx_batch_add(odx_batch *b, const char *id, const float *vec, int dim,
                   const odx_meta *meta, odx_modality modality, const char *source);
 /* Adds an item whose vector the collection's space must compute from a text
- * or media payload (bytes, or a URI when data is NULL). Upserting such an
+ * or media payload (bytes, or a URI when data is NULL). The URI is recorded
+ * as the item's source; with bytes and a URI both, the bytes are embedded
+ * and the URI (e.g. the file's path) is only recorded. Upserting such an
  * item fails with ODX_EPRECOND when the collection has no encoder for it. */
 int odx_batch_add_payload(odx_batch *b, const char *id, odx_modality modality,
                           const void *data, size_t len, const char *uri,
