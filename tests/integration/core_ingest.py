@@ -314,7 +314,11 @@ p.wait(timeout=60)
 os.close(mfd)
 shown = screen(raw.decode(errors="replace"))
 err_lines = [l for l in shown if "error" in l]
-ok("ingest" in raw.decode(errors="replace") and "%" in raw.decode(errors="replace"), "the bar draws on a terminal", raw[-300:])
+text_ = raw.decode(errors="replace")
+# The bar must be up when the error comes (it draws at the first file), or
+# the check below could not fail.
+ok("\ringest [" in text_ and -1 < text_.find("\ringest [") < text_.find("omnidex: error:"),
+   "the bar is on the terminal when the error comes", text_[-300:])
 ok(err_lines and all(l.startswith("omnidex: error: ") for l in err_lines),
    "an error line never shares the bar's line", "\n".join(repr(l) for l in shown))
 
