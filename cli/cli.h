@@ -34,8 +34,14 @@ int cmd_models(const struct cli *g, int argc, char **argv);
 int cmd_demo(const struct cli *g, int argc, char **argv);
 /* Reads a whole file (capped at 256 MiB); prints the error itself. */
 int cli_read_file(const char *path, void **data, size_t *len);
-/* Modality and format name from magic bytes; -1 when unrecognised. */
-int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format);
+/* The modality to embed a file's bytes as (odx_media_sniff): the sniffed
+ * one, or want ("image", "audio", "video", "mesh"; NULL = any) when the
+ * format allows it. Prints an error naming the format found otherwise. */
+int cli_media_modality(const char *path, const void *data, size_t len, const char *want, odx_modality *m);
+/* Sets metadata key to a JSON string, number (integral: int) or bool, as
+ * put --jsonl types them; ODX_EINVAL for other JSON types. */
+struct cJSON;
+int cli_meta_set_json(odx_meta *m, const char *key, const struct cJSON *v);
 
 /* A progress bar on stderr when it is a terminal. */
 struct progress {
@@ -47,5 +53,8 @@ struct progress {
 void progress_start(struct progress *p, const char *what, unsigned long long total);
 void progress_update(struct progress *p, unsigned long long done);
 void progress_end(struct progress *p);
+/* Before any other output on stderr or stdout: ends the bar's line, so a
+ * message never shares it (the next update draws the bar again). */
+void progress_interrupt(void);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "common/alloc.h"
+#include "common/error.h"
 #include "common/meta.h"
 #include "common/util.h"
 
@@ -34,6 +35,19 @@ static int fvecs_next(FILE *f, const char *path, long rec, float **buf, int *dim
         return -1;
     }
     return 1;
+}
+
+int cli_meta_set_json(odx_meta *m, const char *key, const cJSON *e)
+{
+    if (cJSON_IsString(e)) return odx_meta_set_string(m, key, e->valuestring, strlen(e->valuestring));
+    if (cJSON_IsBool(e)) return odx_meta_set_bool(m, key, cJSON_IsTrue(e));
+    if (cJSON_IsNumber(e)) {
+        double d = e->valuedouble;
+        /* Integers stay integers (exact up to 2^53, the JSON number limit here). */
+        if (d == floor(d) && fabs(d) <= 9007199254740992.0) return odx_meta_set_int(m, key, (int64_t)d);
+        return odx_meta_set_float(m, key, d);
+    }
+    return odx_error(ODX_EINVAL, "metadata \"%.64s\": only strings, numbers and booleans are allowed", key);
 }
 
 /* Parses one JSONL line into the batch. Returns 0 or prints an error. */
@@ -90,19 +104,7 @@ static int jsonl_item(const char *path, long lineno, const char *line, size_t le
         const cJSON *e;
         cJSON_ArrayForEach(e, md)
         {
-            int rc;
-            if (cJSON_IsString(e)) rc = odx_meta_set_string(m, e->string, e->valuestring, strlen(e->valuestring));
-            else if (cJSON_IsBool(e)) rc = odx_meta_set_bool(m, e->string, cJSON_IsTrue(e));
-            else if (cJSON_IsNumber(e)) {
-                double d = e->valuedouble;
-                /* Integers stay integers (exact up to 2^53, the JSON number limit here). */
-                if (d == floor(d) && fabs(d) <= 9007199254740992.0) rc = odx_meta_set_int(m, e->string, (int64_t)d);
-                else rc = odx_meta_set_float(m, e->string, d);
-            } else {
-                cli_fail("%s:%ld: metadata \"%s\": only strings, numbers and booleans are allowed", path, lineno, e->string);
-                goto out;
-            }
-            if (rc) { cli_fail("%s:%ld: %s", path, lineno, odx_last_error()); goto out; }
+            if (cli_meta_set_json(m, e->string, e)) { cli_fail("%s:%ld: %s", path, lineno, odx_last_error()); goto out; }
         }
     }
     if (odx_batch_add(b, ids, *vec, dim, m, mod, src ? src->valuestring : NULL)) {
@@ -329,16 +331,13 @@ static int search_parts(odx_db *db, const char *name, const struct qpart *parts,
             void *data;
             size_t len;
             odx_modality m, want;
-            const char *fmt;
             odx_modality_parse(pt->kind, &want);
             if (strstr(pt->value, "://")) { /* fetched by the engine (or the server) under its URL policy */
                 rc = odx_query_add_payload(q, want, NULL, 0, pt->value, pt->weight);
                 continue;
             }
             if (cli_read_file(pt->value, &data, &len)) { status = 1; break; }
-            if (cli_sniff(data, len, &m, &fmt)) status = cli_fail("%s: %s data is not a format omnidex can embed", pt->value, fmt);
-            else if (m != want)
-                status = cli_fail("%s: given as --%s but holds %s data (%s)", pt->value, pt->kind, fmt, odx_modality_name(m));
+            if (cli_media_modality(pt->value, data, len, pt->kind, &m)) status = 1;
             else rc = odx_query_add_payload(q, m, data, len, NULL, pt->weight);
             odx_free(data);
         }

@@ -5,7 +5,9 @@
  *   queries.jsonl   {"pair": "text->image", "label", "target_modality",
  *                    "parts": [{"modality": "text", "text": ".."} | {"modality": "audio", "path": ".."}]}
  * The corpus must have been ingested into the collection with
- * `omnidex ingest COLLECTION DIR/...` (ids are DIR/path). Each query is run
+ * `omnidex ingest COLLECTION CORPUS/images CORPUS/audio ...`, whose ids
+ * (images/x.png: the directory's name, then the path below it) are the
+ * manifest's paths. Each query is run
  * as a multi-part search restricted to its target modality; P@k is the
  * fraction of the top k whose manifest label is the query's label. */
 #include <cjson/cJSON.h>
@@ -83,8 +85,8 @@ static int add_entry(const cJSON *o, void *ud)
         m->e = ne;
         m->cap = cap;
     }
-    char id[PATH_MAX], label[256];
-    snprintf(id, sizeof id, "%s/%s", m->dir, p->valuestring);
+    char label[256];
+    const char *id = p->valuestring; /* ingest's id for corpus/DIR/file is DIR/file */
     label_text(cJSON_GetObjectItemCaseSensitive(o, "label"), label, sizeof label);
     m->e[m->n].id = odx_strdup(id);
     m->e[m->n].label = odx_strdup(label);
@@ -219,9 +221,10 @@ static int run_query(const cJSON *o, void *ud)
             fprintf(r->html, "<br>P@%d = %.2f</td><td>", r->k, (double)hit / r->k);
             for (size_t i = 0; i < n; i++) {
                 const char *id = odx_results_id(res, 0, i), *l = label_of(r->man, id);
-                char real[PATH_MAX];
+                char path[PATH_MAX], real[PATH_MAX];
+                snprintf(path, sizeof path, "%s/%s", r->dir, id);
                 fprintf(r->html, "<img src=\"file://");
-                html_escape(r->html, realpath(id, real) ? real : id);
+                html_escape(r->html, realpath(path, real) ? real : path);
                 fprintf(r->html, "\" class=\"%s\" title=\"", l && !strcmp(l, want) ? "ok" : "miss");
                 html_escape(r->html, id);
                 fprintf(r->html, " %.3f\">", odx_results_score(res, 0, i));

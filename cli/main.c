@@ -61,6 +61,7 @@ int cli_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    progress_interrupt(); /* never on the progress bar's line */
     fprintf(stderr, "omnidex: error: ");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");

@@ -1,9 +1,11 @@
-/* omnidex ingest | embed, and the text/media parts of omnidex search. Files
- * are read whole (capped) and their modality sniffed from magic bytes, so a
- * misnamed file still goes to the right encoder and a wrong one gets an
+/* omnidex embed | models, and reading media files for the commands that
+ * embed them. Files are read whole (capped) and their modality sniffed by
+ * odx_media_sniff, the decoders' own detection, so a misnamed file still
+ * goes to the right encoder and a flag that names another modality gets an
  * error that names the format found. */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,84 +21,45 @@
 
 int cli_read_file(const char *path, void **data, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_fail("cannot open %s: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a named pipe must not wait for a writer; it is
+     * then refused as not a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cli_fail("cannot open %s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) { fclose(f); return cli_fail("%s is not a regular file", path); }
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) { close(fd); return cli_fail("%s is not a regular file", path); }
     if ((unsigned long long)sb.st_size > MAX_FILE) {
-        fclose(f);
+        close(fd);
         return cli_fail("%s: %lld bytes, over the %u MiB limit", path, (long long)sb.st_size, MAX_FILE >> 20);
     }
-    size_t n = (size_t)sb.st_size;
+    size_t n = (size_t)sb.st_size, got = 0;
     char *b = odx_malloc(n + 1);
-    if (!b) { fclose(f); return cli_fail("out of memory reading %s", path); }
-    if (fread(b, 1, n, f) != n) { fclose(f); odx_free(b); return cli_fail("cannot read %s", path); }
-    fclose(f);
+    if (!b) { close(fd); return cli_fail("out of memory reading %s", path); }
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { close(fd); odx_free(b); return cli_fail("cannot read %s%s%s", path, r ? ": " : " (it shrank)", r ? strerror(errno) : ""); }
+        got += (size_t)r;
+    }
+    close(fd);
     b[n] = 0;
     *data = b;
     *len = n;
     return 0;
 }
 
-/* Wavefront OBJ is plain text: call it a mesh when, skipping comments and
- * blanks, its lines are OBJ statements with at least 3 vertices and a face. */
-static int looks_like_obj(const char *s, size_t len)
+int cli_media_modality(const char *path, const void *data, size_t len, const char *want, odx_modality *m)
 {
-    size_t i = 0, verts = 0, faces = 0, other = 0;
-    while (i < len && other == 0) {
-        size_t e = i;
-        while (e < len && s[e] != '\n') e++;
-        const char *l = s + i;
-        size_t n = e - i;
-        while (n && (l[0] == ' ' || l[0] == '\t')) { l++; n--; }
-        if (n == 0 || l[0] == '#') {}
-        else if (n > 2 && l[0] == 'v' && l[1] == ' ') verts++;
-        else if (n > 2 && l[0] == 'f' && l[1] == ' ') faces++;
-        else if ((n > 3 && (l[0] == 'v' && (l[1] == 'n' || l[1] == 't') && l[2] == ' ')) ||
-                 (n > 2 && (l[0] == 'o' || l[0] == 'g' || l[0] == 's') && l[1] == ' ') || !strncmp(l, "mtllib ", 7) ||
-                 !strncmp(l, "usemtl ", 7)) {}
-        else other++;
-        i = e + 1;
-    }
-    return other == 0 && verts >= 3 && faces >= 1;
-}
-
-int cli_sniff(const void *data, size_t len, odx_modality *m, const char **format)
-{
-    const unsigned char *p = data;
-#define HAS(off, s) (len >= (off) + sizeof(s) - 1 && !memcmp(p + (off), s, sizeof(s) - 1))
-    *m = ODX_MODALITY_IMAGE;
-    if (HAS(0, "\xff\xd8\xff")) { *format = "JPEG"; return 0; }
-    if (HAS(0, "\x89PNG\r\n\x1a\n")) { *format = "PNG"; return 0; }
-    if (HAS(0, "GIF8")) { *format = "GIF"; return 0; }
-    if (HAS(0, "RIFF") && HAS(8, "WEBP")) { *format = "WebP"; return 0; }
-    if (HAS(0, "BM") && len > 26) { *format = "BMP"; return 0; }
-    *m = ODX_MODALITY_AUDIO;
-    if (HAS(0, "RIFF") && HAS(8, "WAVE")) { *format = "WAV"; return 0; }
-    if (HAS(0, "fLaC")) { *format = "FLAC"; return 0; }
-    if (HAS(0, "OggS")) { *format = "Ogg"; return 0; }
-    if (HAS(0, "ID3") || (len > 2 && p[0] == 0xff && (p[1] & 0xe0) == 0xe0)) { *format = "MP3"; return 0; }
-    *m = ODX_MODALITY_VIDEO;
-    if (HAS(4, "ftyp")) { *format = "MP4/QuickTime"; return 0; }
-    if (HAS(0, "\x1a\x45\xdf\xa3")) { *format = "Matroska/WebM"; return 0; }
-    *m = ODX_MODALITY_MESH;
-    if (HAS(0, "ply\n") || HAS(0, "ply\r\n")) { *format = "PLY"; return 0; }
-    if (HAS(0, "glTF")) { *format = "GLB"; return 0; }
-    if (HAS(0, "OFF\n") || HAS(0, "OFF\r\n")) { *format = "OFF"; return 0; }
-    if (HAS(0, "solid") && len < (64u << 20) && memmem(p, len, "facet normal", 12)) { *format = "STL (ASCII)"; return 0; }
-    if (len >= 84) {
-        uint32_t nf = (uint32_t)p[80] | (uint32_t)p[81] << 8 | (uint32_t)p[82] << 16 | (uint32_t)p[83] << 24;
-        if ((uint64_t)nf * 50 + 84 == len) { *format = "STL (binary)"; return 0; }
-    }
-    if (looks_like_obj(data, len)) { *format = "OBJ"; return 0; }
-#undef HAS
-    if (len > 0 && !memchr(data, 0, len) && odx_utf8_valid(data, len)) {
-        *m = ODX_MODALITY_TEXT;
-        *format = "UTF-8 text";
-        return 0;
-    }
-    *format = "unknown binary";
-    return -1;
+    odx_modality found;
+    unsigned mask;
+    const char *fmt;
+    if (odx_media_sniff(data, len, &found, &mask, &fmt))
+        return cli_fail("%s: %s, not a format omnidex can embed", path, odx_last_error());
+    if (!want) { *m = found; return 0; }
+    odx_modality w;
+    if (odx_modality_parse(want, &w) || !(mask & (1u << w)))
+        return cli_fail("%s: given as --%s but holds %s data (%s)", path, want, fmt, odx_modality_name(found));
+    *m = w;
+    return 0;
 }
 
 /* A space seen by the models command: opened here from the models path, or
@@ -125,22 +88,28 @@ static int view_embed(struct space_view *sv, odx_modality m, const void *data, s
 
 int cmd_embed(const struct cli *g, int argc, char **argv)
 {
-    const char *model = NULL, *space = NULL, *text = NULL, *file = NULL;
+    const char *model = NULL, *space = NULL, *text = NULL, *file = NULL, *want = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) {
             puts("usage: omnidex embed (--model DIR | --space NAME) (--text STR | --file FILE) [--json]\n"
-                 "  --image/--audio/--video/--mesh FILE are the same as --file: the modality is sniffed\n"
-                 "  from the content (JPEG PNG WebP GIF BMP | WAV FLAC Ogg MP3 | MP4 WebM MKV | PLY OBJ OFF STL GLB)\n"
+                 "  --file FILE       the modality is sniffed from the content (JPEG PNG WebP GIF BMP | WAV FLAC\n"
+                 "                    Ogg MP3 | MP4 MOV WebM MKV, animated GIF | PLY OBJ OFF STL glTF GLB | UTF-8 text)\n"
+                 "  --image/--audio/--video/--mesh FILE   the same, and the file must hold that modality (a GIF\n"
+                 "                    is an image or a video); another one is an error naming the format found\n"
                  "Prints the L2-normalised embedding: {\"modality\":..,\"dim\":..,\"vector\":[..]}");
             return 0;
         }
         if (!strcmp(a, "--model") && v) { model = v; i++; }
         else if (!strcmp(a, "--space") && v) { space = v; i++; }
         else if (!strcmp(a, "--text") && v) { text = v; i++; }
-        else if ((!strcmp(a, "--image") || !strcmp(a, "--file") || !strcmp(a, "--audio") || !strcmp(a, "--video") ||
-                  !strcmp(a, "--mesh")) && v) { file = v; i++; }
+        else if (!strcmp(a, "--file") && v) { file = v; want = NULL; i++; }
+        else if ((!strcmp(a, "--image") || !strcmp(a, "--audio") || !strcmp(a, "--video") || !strcmp(a, "--mesh")) && v) {
+            file = v;
+            want = a + 2;
+            i++;
+        }
         else if (!strcmp(a, "--json")) json = 1;
         else return cli_usage("embed", "unknown or incomplete option '%s'", a);
     }
@@ -166,13 +135,12 @@ int cmd_embed(const struct cli *g, int argc, char **argv)
     odx_modality m = ODX_MODALITY_TEXT;
     int status = 0;
     if (file) {
-        const char *fmt;
         if (cli_read_file(file, &data, &len)) { odx_space_close(sv.s); odx_db_close(sv.db); return 1; }
-        if (cli_sniff(data, len, &m, &fmt)) {
+        if (cli_media_modality(file, data, len, want, &m)) {
             odx_free(data);
             odx_space_close(sv.s);
             odx_db_close(sv.db);
-            return cli_fail("%s: %s data is not a format omnidex can embed", file, fmt);
+            return 1;
         }
     }
     int dim = sv.dim;
@@ -190,155 +158,6 @@ int cmd_embed(const struct cli *g, int argc, char **argv)
     odx_space_close(sv.s);
     odx_db_close(sv.db);
     return status;
-}
-
-/* ---- ingest ---- */
-
-struct ingest {
-    odx_db *db;
-    const char *coll;
-    odx_batch *b;
-    size_t files, items, failed;
-    struct progress pg;
-};
-
-static int flush(struct ingest *in)
-{
-    if (!odx_batch_size(in->b)) return 0;
-    int rc = odx_upsert(in->db, in->coll, in->b);
-    if (rc) {
-        /* One line per refused file: the id is its path. */
-        cli_fail("%s", odx_last_error());
-        in->failed += odx_batch_size(in->b);
-    } else {
-        in->items += odx_batch_size(in->b);
-    }
-    odx_batch_clear(in->b);
-    progress_update(&in->pg, in->items + in->failed);
-    return rc;
-}
-
-static void ingest_file(struct ingest *in, const char *path)
-{
-    void *data;
-    size_t len;
-    in->files++;
-    if (cli_read_file(path, &data, &len)) { in->failed++; return; }
-    odx_modality m;
-    const char *fmt;
-    if (cli_sniff(data, len, &m, &fmt)) {
-        cli_fail("%s: %s data is not a format omnidex can ingest", path, fmt);
-        odx_free(data);
-        in->failed++;
-        return;
-    }
-    odx_meta *meta;
-    odx_meta_new(&meta);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strlen(base) <= 400 && odx_utf8_valid(base, strlen(base))) odx_meta_set_string(meta, "filename", base, strlen(base));
-    odx_meta_set_string(meta, "format", fmt, strlen(fmt));
-    odx_meta_set_int(meta, "bytes", (int64_t)len);
-    /* One item per upsert: the space's error then names this file. */
-    int rc = odx_batch_add_payload(in->b, path, m, data, len, NULL, meta);
-    odx_meta_free(meta);
-    odx_free(data);
-    if (rc) { cli_fail("%s: %s", path, odx_last_error()); in->failed++; return; }
-    flush(in);
-}
-
-/* The modality of a URL, from the extension of its path. */
-static int url_modality(const char *url, odx_modality *m)
-{
-    static const struct { const char *ext; odx_modality m; } map[] = {
-        {"jpg", ODX_MODALITY_IMAGE}, {"jpeg", ODX_MODALITY_IMAGE}, {"png", ODX_MODALITY_IMAGE},
-        {"webp", ODX_MODALITY_IMAGE}, {"gif", ODX_MODALITY_IMAGE}, {"bmp", ODX_MODALITY_IMAGE},
-        {"wav", ODX_MODALITY_AUDIO}, {"flac", ODX_MODALITY_AUDIO}, {"ogg", ODX_MODALITY_AUDIO},
-        {"oga", ODX_MODALITY_AUDIO}, {"opus", ODX_MODALITY_AUDIO}, {"mp3", ODX_MODALITY_AUDIO},
-        {"mp4", ODX_MODALITY_VIDEO}, {"m4v", ODX_MODALITY_VIDEO}, {"mov", ODX_MODALITY_VIDEO},
-        {"webm", ODX_MODALITY_VIDEO}, {"mkv", ODX_MODALITY_VIDEO},
-        {"ply", ODX_MODALITY_MESH}, {"obj", ODX_MODALITY_MESH}, {"stl", ODX_MODALITY_MESH},
-        {"off", ODX_MODALITY_MESH}, {"glb", ODX_MODALITY_MESH}, {"gltf", ODX_MODALITY_MESH},
-        {"txt", ODX_MODALITY_TEXT},
-    };
-    size_t n = strcspn(url, "?#");
-    const char *dot = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (url[i] == '.') dot = url + i + 1;
-        else if (url[i] == '/') dot = NULL;
-    }
-    if (!dot) return -1;
-    size_t el = (size_t)(url + n - dot);
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strlen(map[i].ext) == el && !strncasecmp(dot, map[i].ext, el)) { *m = map[i].m; return 0; }
-    return -1;
-}
-
-/* A URL is fetched by the engine (embedded) or the server (client mode),
- * under its URL policy; the modality comes from the path's extension. */
-static void ingest_url(struct ingest *in, const char *url)
-{
-    odx_modality m;
-    in->files++;
-    if (url_modality(url, &m)) {
-        cli_fail("%s: cannot tell the media type from the URL's extension (.jpg .png .wav .mp3 .mp4 .webm .ply .obj .stl ...)", url);
-        in->failed++;
-        return;
-    }
-    int rc = odx_batch_add_payload(in->b, url, m, NULL, 0, url, NULL);
-    if (rc) { cli_fail("%s: %s", url, odx_last_error()); in->failed++; return; }
-    flush(in);
-}
-
-static void ingest_path(struct ingest *in, const char *path, int depth)
-{
-    if (depth == 0 && strstr(path, "://")) { ingest_url(in, path); return; }
-    struct stat sb;
-    if (stat(path, &sb)) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; return; }
-    if (!S_ISDIR(sb.st_mode)) { ingest_file(in, path); return; }
-    if (depth > 32) { cli_fail("%s: directories nested too deep", path); return; }
-    struct dirent **names;
-    int n = scandir(path, &names, NULL, alphasort);
-    if (n < 0) { cli_fail("%s: %s", path, strerror(errno)); in->failed++; return; }
-    for (int i = 0; i < n; i++) {
-        if (names[i]->d_name[0] != '.') {
-            char child[4096];
-            snprintf(child, sizeof child, "%s/%s", path, names[i]->d_name);
-            ingest_path(in, child, depth + 1);
-        }
-        free(names[i]);
-    }
-    free(names);
-}
-
-int cmd_ingest(const struct cli *g, int argc, char **argv)
-{
-    if (argc >= 2 && !strcmp(argv[1], "--help")) {
-        puts("usage: omnidex ingest COLLECTION FILE|DIR|URL...\n"
-             "Embeds each file with the collection's space (modality sniffed from the content) and stores it\n"
-             "under its path as id, with filename/format/bytes metadata. Directories are walked.\n"
-             "A URL (http://, https://, file://) is fetched by the engine, or by the server with --server,\n"
-             "under its URL policy: public addresses only unless OMNIDEX_FETCH_ALLOW_PRIVATE=1 (serve:\n"
-             "--fetch-allow-private); file:// only under OMNIDEX_FILE_ROOTS=DIR[:DIR] (serve: --file-root DIR).\n"
-             "The modality of a URL comes from its extension.");
-        return 0;
-    }
-    if (argc < 3) return cli_usage("ingest", "needs a COLLECTION and at least one FILE or DIR");
-    struct ingest in = {0};
-    in.coll = argv[1];
-    if (cli_open(g, 1, &in.db)) return 1;
-    odx_batch_new(&in.b);
-    progress_start(&in.pg, "ingest", 0);
-    for (int i = 2; i < argc; i++) ingest_path(&in, argv[i], 0);
-    flush(&in);
-    progress_end(&in.pg);
-    double el = odx_now_mono() - in.pg.start;
-    if (!g->quiet || in.failed)
-        printf("ingest: %zu items into '%s' in %.2f s (%.1f items/s), %zu failed\n", in.items, in.coll, el,
-               el > 0 ? in.items / el : 0.0, in.failed);
-    odx_batch_free(in.b);
-    odx_db_close(in.db);
-    return in.failed ? 1 : 0;
 }
 
 /* ---- models ---- */

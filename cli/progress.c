@@ -6,12 +6,16 @@
 #include "cli/cli.h"
 #include "common/util.h"
 
+/* The bar drawn last, while its line is open (for progress_interrupt). */
+static struct progress *open_bar;
+
 void progress_start(struct progress *p, const char *what, unsigned long long total)
 {
     p->what = what;
     p->total = total;
     p->done = 0;
-    p->start = p->last = odx_now_mono();
+    p->start = odx_now_mono();
+    p->last = p->start - 1; /* the first update draws at once */
     p->tty = isatty(2);
 }
 
@@ -29,6 +33,7 @@ static void draw(struct progress *p, double now)
     else
         fprintf(stderr, "\r%s %llu  %.0f/s   ", p->what, p->done, rate);
     fflush(stderr);
+    open_bar = p;
 }
 
 void progress_update(struct progress *p, unsigned long long done)
@@ -46,4 +51,16 @@ void progress_end(struct progress *p)
     if (!p->tty) return;
     draw(p, odx_now_mono());
     fprintf(stderr, "\n");
+    open_bar = NULL;
+}
+
+void progress_interrupt(void)
+{
+    if (!open_bar) return;
+    /* Erase the bar's line; the message takes it, the next update redraws. */
+    fflush(stdout);
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+    open_bar->last = 0;
+    open_bar = NULL;
 }

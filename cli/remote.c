@@ -183,7 +183,8 @@ static int r_upsert(void *ctx, const char *coll, const odx_batch *b)
         items[i] = init;
         items[i].id = it->id;
         items[i].modality = to_pb_mod(it->modality);
-        items[i].source = it->source ? it->source : "";
+        /* A payload sent as bytes keeps its URI (e.g. the file's path) as the source. */
+        items[i].source = it->source ? it->source : it->data && it->uri ? it->uri : "";
         if ((rc = meta_to_pb(it->meta, &pms[i], &items[i].n_metadata))) break;
         items[i].metadata = pms[i].ptrs;
         if (it->vec) {

@@ -59,6 +59,8 @@ $(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/encoders/tools/tool_io.o $(
 # video path (docs/modalities.md "Video"): decoding from memory by libav*,
 # frame sampling, RGB conversion, audio track; video-tool is a thin program over it.
 LIB_SRCS += encoders/media/video.c
+# odx_media_sniff: the one format detection the CLI shares with the decoders
+LIB_SRCS += encoders/media/sniff.c
 TEST_SRCS += tests/unit/test_enc_video.c
 TEST_SCRIPTS += tests/integration/enc_video_files.py
 LDLIBS += -lavformat -lavcodec -lswscale -lswresample -lavutil

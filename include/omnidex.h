@@ -219,7 +219,9 @@ size_t odx_batch_size(const odx_batch *b);
 int odx_batch_add(odx_batch *b, const char *id, const float *vec, int dim,
                   const odx_meta *meta, odx_modality modality, const char *source);
 /* Adds an item whose vector the collection's space must compute from a text
- * or media payload (bytes, or a URI when data is NULL). Upserting such an
+ * or media payload (bytes, or a URI when data is NULL). The URI is recorded
+ * as the item's source; with bytes and a URI both, the bytes are embedded
+ * and the URI (e.g. the file's path) is only recorded. Upserting such an
  * item fails with ODX_EPRECOND when the collection has no encoder for it. */
 int odx_batch_add_payload(odx_batch *b, const char *id, odx_modality modality,
                           const void *data, size_t len, const char *uri,
@@ -368,6 +370,20 @@ int odx_space_list(char ***names, size_t *count);
 int odx_db_space_list(odx_db *db, char ***names, size_t *count);
 /* Dimension and modalities (bit 1 << modality) of an installed space. */
 int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities);
+
+/* What media bytes hold, from magic bytes and structure (nothing is
+ * decoded): the format detection of the decoders themselves, then UTF-8
+ * text (no NUL). The CLI picks encoders with it. *modality: what the bytes
+ * are taken as (an animated GIF is a video, a one-frame GIF an image);
+ * *modalities: every modality they can be embedded as (bit 1 << m; a GIF
+ * is both image and video); *format: a static name ("JPEG", "PNG", "GIF",
+ * "animated GIF", "WebP", "BMP", "WAV", "FLAC", "Ogg/Vorbis", "MP3", ...,
+ * "MP4/MOV", "WebM/MKV", "PLY", "OBJ", "OFF", "STL", "glTF", "GLB",
+ * "UTF-8 text"). Out pointers may be NULL. ODX_EMEDIA when the bytes are
+ * none of these; odx_last_error() then says "empty file" or "unknown
+ * binary data". Recognised is not decodable: a truncated PNG is "PNG". */
+int odx_media_sniff(const void *data, size_t len, odx_modality *modality, unsigned *modalities,
+                    const char **format);
 
 /* ---- memory ------------------------------------------------------------ */
 

@@ -160,7 +160,8 @@ static int add_item(odx_batch *b, const Omnidex__V1__Item *it)
         break;
     }
     case OMNIDEX__V1__ITEM__PAYLOAD_TEXT:
-        rc = odx_batch_add_payload(b, it->id, ODX_MODALITY_TEXT, it->text, strlen(it->text), NULL, meta);
+        rc = odx_batch_add_payload(b, it->id, ODX_MODALITY_TEXT, it->text, strlen(it->text),
+                                   it->source[0] ? it->source : NULL, meta);
         break;
     case OMNIDEX__V1__ITEM__PAYLOAD_MEDIA: {
         const Omnidex__V1__Media *md = it->media;
@@ -169,8 +170,10 @@ static int add_item(odx_batch *b, const Omnidex__V1__Item *it)
             rc = odx_error(ODX_EINVAL, "media modality must be IMAGE, AUDIO, VIDEO or MESH");
             break;
         }
+        /* Bytes are embedded; Item.source (a path, a URL) is only recorded. */
         if (md->source_case == OMNIDEX__V1__MEDIA__SOURCE_DATA)
-            rc = odx_batch_add_payload(b, it->id, mod, md->data.data, md->data.len, NULL, meta);
+            rc = odx_batch_add_payload(b, it->id, mod, md->data.data, md->data.len,
+                                       it->source[0] ? it->source : NULL, meta);
         else if (md->source_case == OMNIDEX__V1__MEDIA__SOURCE_URI)
             rc = odx_batch_add_payload(b, it->id, mod, NULL, 0, md->uri, meta);
         else

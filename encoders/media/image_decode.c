@@ -21,7 +21,12 @@ odx_image_format odx_image_sniff(const void *data, size_t len)
     if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return ODX_IMAGE_PNG;
     if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0) return ODX_IMAGE_WEBP;
     if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0)) return ODX_IMAGE_GIF;
-    if (len >= 2 && p[0] == 'B' && p[1] == 'M') return ODX_IMAGE_BMP;
+    /* "BM" alone starts plenty of text ("BMW ..."): the info header's size
+     * must be one that BMP writers use (the decoder reads 40 and up). */
+    if (len >= 18 && p[0] == 'B' && p[1] == 'M') {
+        uint32_t dib = (uint32_t)p[14] | (uint32_t)p[15] << 8 | (uint32_t)p[16] << 16 | (uint32_t)p[17] << 24;
+        if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) return ODX_IMAGE_BMP;
+    }
     return ODX_IMAGE_UNKNOWN;
 }
 

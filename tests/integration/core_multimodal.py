@@ -67,10 +67,18 @@ texts = {"cat.txt": text, "boot.txt": "an ankle boot", "cjk.txt": "猫の写真 
 for name, t in texts.items():
     with open(os.path.join(corpus, name), "w") as f:
         f.write(t)
-rc, out, err = run(data, "ingest", "media", corpus)
+# Inside a directory only media are taken unless --modality says otherwise;
+# an item's id is the directory's name and the path below it.
+rc, out, err = run(data, "ingest", "media", "--modality", "all", corpus)
 n_items = len(photos) + len(texts) + 1
 ok(rc == 0 and f"ingest: {n_items} items" in out, "ingest a directory of photos and texts", out + err)
-rc, out, err = run(data, "get", "media", os.path.join(corpus, "really-a-png.txt"), "--json")
+
+
+def cid(name):
+    return "corpus/" + name
+
+
+rc, out, err = run(data, "get", "media", cid("really-a-png.txt"), "--json")
 ok(rc == 0 and json.loads(out)["modality"] == "image" and json.loads(out)["metadata"]["format"] == "PNG",
    "modality sniffed from content, not the extension", out + err)
 
@@ -79,12 +87,12 @@ for name in photos:
     rc, out, err = run(data, "search", "media", "--image", p, "--k", "3", "--json", "--modality", "image")
     hits = jlines(out)[0]["hits"] if rc == 0 else []
     # chelsea.png has an identical twin (really-a-png.txt): either is a right answer.
-    want = {p} | ({os.path.join(corpus, "really-a-png.txt")} if name == "chelsea.png" else set())
+    want = {cid(name)} | ({cid("really-a-png.txt")} if name == "chelsea.png" else set())
     ok(hits and hits[0]["id"] in want and hits[0]["score"] > 0.9999, f"image -> image finds {name}", out + err)
 
 rc, out, err = run(data, "search", "media", "--text", text, "--k", "20", "--json", "--meta")
 hits = jlines(out)[0]["hits"] if rc == 0 else []
-ok(hits and hits[0]["id"] == os.path.join(corpus, "cat.txt") and abs(hits[0]["score"] - 1) < 1e-4,
+ok(hits and hits[0]["id"] == cid("cat.txt") and abs(hits[0]["score"] - 1) < 1e-4,
    "text -> text finds the same caption", out + err)
 ok(len(hits) == n_items and {h["modality"] for h in hits} == {"text", "image"}, "text query ranks every item", out)
 # The score of each hit is the cosine of the two embeddings computed alone.
@@ -99,8 +107,8 @@ hits = jlines(out)[0]["hits"] if rc == 0 else []
 ok(rc == 0 and len(hits) == len(photos) + 1, "--modality image keeps only images", out + err)
 rc, out, err = run(data, "search", "media", "--text", text, "--filter", 'format = "JPEG"', "--json")
 hits = jlines(out)[0]["hits"] if rc == 0 else []
-ok(rc == 0 and [h["id"] for h in hits] == [os.path.join(corpus, "astronaut.jpg")], "filter on ingest metadata", out + err)
-rc, out, err = run(data, "search", "media", "--item", os.path.join(corpus, "sub/rocket.gif"), "--k", "1", "--json")
+ok(rc == 0 and [h["id"] for h in hits] == [cid("astronaut.jpg")], "filter on ingest metadata", out + err)
+rc, out, err = run(data, "search", "media", "--item", cid("sub/rocket.gif"), "--k", "1", "--json")
 ok(rc == 0 and jlines(out)[0]["hits"][0]["id"].endswith("rocket.gif"), "search by an existing item id", out + err)
 rc, out, err = run(data, "search", "media", "--image", os.path.join(corpus, "coffee.webp"), "--weight", "0.2",
                    "--text", "an ankle boot", "--weight", "5", "--k", "1", "--json")
@@ -115,11 +123,17 @@ with open(os.path.join(bad, "tone.wav"), "wb") as f:
     f.write(b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) + b"data\0\0\0\0")
 with open(os.path.join(bad, "broken.jpg"), "wb") as f:
     f.write(open(os.path.join(corpus, "astronaut.jpg"), "rb").read()[:300])
-rc, out, err = run(data, "ingest", "media", bad)
-ok(rc == 1 and "unknown binary data is not a format" in err, "unrecognised binary named", err)
+# Named on the command line, each is an error ...
+rc, out, err = run(data, "ingest", "media", *[os.path.join(bad, n) for n in ("noise.bin", "tone.wav", "broken.jpg")])
+ok(rc == 1 and "noise.bin: unknown binary data, not a format" in err, "unrecognised binary named", err)
 ok("no audio encoder" in err, "audio file into a text+image space", err)
 ok("broken.jpg" in err and "ingest: 0 items" in out and "3 failed" in out, "truncated JPEG refused with its name", out + err)
 ok(len(err.strip().splitlines()) == 3, "one error line per refused file", err)
+# ... inside a directory, what is not media the space embeds is skipped and counted.
+rc, out, err = run(data, "ingest", "media", bad)
+ok(rc == 1 and "1 failed" in out and "broken.jpg" in err and len(err.strip().splitlines()) == 1
+   and "1 audio file (space 'tiny-clip' has no audio encoder)" in out and "1 of unknown format" in out,
+   "a directory's unknown and unembeddable files are counted, its broken JPEG fails", out + err)
 # Meshes in a space without a point tower: rendered views through the image tower.
 meshes = os.path.join(d, "meshes")
 os.makedirs(meshes)
@@ -129,7 +143,7 @@ with open(os.path.join(meshes, "tri.stl"), "w") as f:
     f.write("solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 1 0 0\nvertex 0 1 0\nendloop\nendfacet\nendsolid t\n")
 rc, out, err = run(data, "ingest", "media", meshes)
 ok(rc == 0 and "ingest: 2 items" in out, "OBJ and ASCII STL sniffed as meshes and embedded by rendering", out + err)
-rc, out, err = run(data, "search", "media", "--item", os.path.join(meshes, "tri.obj"), "--k", "1", "--modality", "3d",
+rc, out, err = run(data, "search", "media", "--item", "meshes/tri.obj", "--k", "1", "--modality", "3d",
                    "--json")
 ok(rc == 0 and jlines(out)[0]["hits"][0]["id"].endswith(("tri.obj", "tri.stl")), "the same triangle from OBJ and STL",
    out + err)

@@ -119,6 +119,10 @@ try:
     ok(rc == 0 and "2 items" in out and ", 0 failed" in out, "ingest over --server sends the files' bytes", out + err)
     rc, out, err = cli(*S, "collection", "info", "media", "--json", env=CENV)
     ok(rc == 0 and json.loads(out)["count"] == 2, "the server stored both", out + err)
+    rc, out, err = cli(*S, "get", "media", "say.wav", "--json", env=CENV)
+    rec = json.loads(out) if rc == 0 else {}
+    ok(rec.get("source") == os.path.realpath(wav) and rec.get("metadata", {}).get("filename") == "say.wav",
+       "an item ingested over --server keeps its source path and metadata", out + err)
     rc, out, err = cli(*S, "search", "media", "--audio", wav, "--k", "2", "--json", env=CENV)
     ok(rc == 0 and len(jlines(out)[0]["hits"]) == 2, "search --audio FILE over --server", out + err)
 

@@ -173,7 +173,7 @@ with open(os.path.join(corpus, "note.txt"), "w") as f:
     f.write("a box and a tetrahedron")
 data = os.path.join(tmp, "db")
 rc, _, err = omnidex("collection", "create", "mm", "--dim", str(DIM), "--space", "tiny-clip", data=data)
-rc2, out, err2 = omnidex("ingest", "mm", corpus, data=data)
+rc2, out, err2 = omnidex("ingest", "mm", "--modality", "all", corpus, data=data)  # text too
 report("ingest of speech, video, two meshes and a text file", rc == 0 and rc2 == 0 and "5 items" in out, err + err2 + out)
 rc, out, err = omnidex("search", "mm", "--text", "a box", "--modality", "3d", "--k", "5", "--json", data=data)
 hits = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]

@@ -57,6 +57,11 @@ for pair, floor in FLOORS.items():
                                                           "" if bar is None else " (issue bar %.2f: %s)" %
                                                           (bar, "met" if got >= bar else "not met")))
 ok("ingest:" in p.stdout and ", 0 failed" in p.stdout, "every corpus file ingested", p.stdout[-2000:])
+# The corpus directories hold only media: every file is an item, none skipped.
+nfiles = sum(len(fs) for dd in ("images", "audio", "video", "meshes")
+             for _, _, fs in os.walk(os.path.join(out, "corpus", dd)))
+ok(f"ingest: {nfiles} items" in p.stdout and "ingest: skipped" not in p.stdout,
+   f"one item per corpus file ({nfiles})", p.stdout[-2000:])
 ok(os.path.getsize(os.path.join(out, "index.html")) > 1000 if os.path.exists(os.path.join(out, "index.html")) else False,
    "HTML contact sheet written")
 

@@ -179,7 +179,7 @@ rc, out, err = cli(data, "search", "m", "--item", U + "/cat.png", "--k", "2", "-
 hits = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 flat = hits[0].get("hits", hits) if hits and isinstance(hits[0], dict) and "hits" in hits[0] else hits
 ids = {h["id"]: h["score"] for h in flat}
-lp = os.path.join(root, "cat.png")
+lp = "cat.png"  # ingest's id for a file named on the command line: its name
 ok(rc == 0 and lp in ids and abs(ids[lp] - 1) < 1e-5, "the fetched image embeds exactly like the local file", out + err)
 rc, out, err = cli(data, "search", "m", "--image", U + "/redirect.png", "--k", "1", env=allow)
 ok(rc == 0 and "cat.png" in out, "a redirect is followed (checked again)", out + err)
