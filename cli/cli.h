@@ -19,8 +19,6 @@ int cli_fail_rc(int rc, const char *what);
 /* Usage error: prints the message and a hint, returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_open(const struct cli *g, int write, odx_db **db);
-/* Client mode: a handle whose calls go to the gRPC server g->server. */
-int cli_open_remote(const struct cli *g, odx_db **db);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 
 int cmd_collection(const struct cli *g, int argc, char **argv);
@@ -32,6 +30,7 @@ int cmd_ingest(const struct cli *g, int argc, char **argv);
 int cmd_embed(const struct cli *g, int argc, char **argv);
 int cmd_models(const struct cli *g, int argc, char **argv);
 int cmd_demo(const struct cli *g, int argc, char **argv);
+int cmd_serve(const struct cli *g, int argc, char **argv);
 /* Reads a whole file (capped at 256 MiB); prints the error itself. */
 int cli_read_file(const char *path, void **data, size_t *len);
 /* The modality to embed a file's bytes as (odx_media_sniff): the sniffed

@@ -8,11 +8,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "omnidex_rpc.h"
 #include "common/log.h"
 #include "common/util.h"
-
-/* Provided by the gRPC server (rpc/) when it is linked in. */
-int odx_cli_serve(int argc, char **argv) __attribute__((weak));
 
 static const char *usage_text =
     "usage: omnidex [--data DIR | --server HOST:PORT [--token-file F]] [--quiet] COMMAND [ARGS]\n"
@@ -100,9 +98,29 @@ int cli_parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* Client mode: a database handle backed by the server (omnidex_rpc.h). */
+static int open_remote(const struct cli *g, odx_db **db)
+{
+    odx_rpc_client_options o;
+    odx_rpc_client_options_init(&o);
+    char token[4096];
+    if (g->token_file) {
+        FILE *f = fopen(g->token_file, "r");
+        if (!f) return cli_fail("cannot read --token-file %s", g->token_file);
+        size_t n = fread(token, 1, sizeof token - 1, f);
+        fclose(f);
+        token[n] = 0;
+        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) token[--n] = 0;
+        o.token = token;
+    }
+    int rc = odx_rpc_db_open(g->server, &o, db);
+    if (rc) return cli_fail_rc(rc, g->server);
+    return 0;
+}
+
 int cli_open(const struct cli *g, int write, odx_db **db)
 {
-    if (g->server) return cli_open_remote(g, db);
+    if (g->server) return open_remote(g, db);
     int rc = odx_db_open(g->data, write ? ODX_OPEN_CREATE : ODX_OPEN_READONLY, db);
     if (rc == ODX_ENOTFOUND && !write) {
         /* Reading a directory that was never created: say so plainly. */
@@ -140,22 +158,6 @@ static int cmd_version(const struct cli *g, int argc, char **argv)
     }
     printf("omnidex %s\n", odx_version());
     return 0;
-}
-
-/* serve is the gRPC server's own argument parser (rpc/); it reads --data
- * itself, so the global one is passed on. */
-static int cmd_serve(const struct cli *g, int argc, char **argv)
-{
-    if (!odx_cli_serve) return cli_fail("serve: this build of omnidex has no gRPC server");
-    char *sv[256];
-    int sc = 0;
-    sv[sc++] = argv[0];
-    int has_data = 0;
-    for (int k = 1; k < argc; k++) if (!strcmp(argv[k], "--data") || !strncmp(argv[k], "--data=", 7)) has_data = 1;
-    if (!has_data) { sv[sc++] = "--data"; sv[sc++] = (char *)g->data; }
-    for (int k = 1; k < argc && sc < 255; k++) sv[sc++] = argv[k];
-    sv[sc] = NULL;
-    return odx_cli_serve(sc, sv);
 }
 
 /* The command table: a new command is a row here and its handler. */

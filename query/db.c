@@ -58,7 +58,7 @@ static odx_coll *coll_new(const char *name, const odx_coll_desc *d, const odx_co
     return c;
 }
 
-int odx_coll_acquire(odx_db *db, const char *name, odx_coll **out)
+int odx_coll_acquire(odx_engine *db, const char *name, odx_coll **out)
 {
     if (!name) return odx_error(ODX_EINVAL, "collection name is NULL");
     pthread_rwlock_rdlock(&db->clock);
@@ -79,7 +79,7 @@ void odx_coll_release(odx_coll *c)
     if (c && atomic_fetch_sub(&c->refs, 1) == 1) odx_coll_free(c);
 }
 
-static int registry_add(odx_db *db, odx_coll *c)
+static int registry_add(odx_engine *db, odx_coll *c)
 {
     pthread_rwlock_wrlock(&db->clock);
     int rc = odx_grow(&db->colls, &db->capcolls, db->ncolls + 1, sizeof *db->colls);
@@ -88,36 +88,9 @@ static int registry_add(odx_db *db, odx_coll *c)
     return rc;
 }
 
-int odx_remote_unsupported(const char *what)
-{
-    return odx_error(ODX_EUNSUPPORTED, "%s is not available over the network API; run it on the server's data directory", what);
-}
-
-int odx_db_attach_remote(const struct odx_remote_ops *ops, void *ctx, odx_db **out)
-{
-    odx_db *db = odx_calloc(1, sizeof *db);
-    if (!db) return odx_error(ODX_ENOMEM, "out of memory");
-    db->remote = ops;
-    db->remote_ctx = ctx;
-    *out = db;
-    return 0;
-}
-
-#define REMOTE(op, what, ...)                                                          \
-    do {                                                                              \
-        if (db && db->remote)                                                         \
-            return db->remote->op ? db->remote->op(db->remote_ctx, __VA_ARGS__)       \
-                                  : odx_remote_unsupported(what);                     \
-    } while (0)
-
-void odx_db_close(odx_db *db)
+void odx_engine_close(odx_engine *db)
 {
     if (!db) return;
-    if (db->remote) {
-        if (db->remote->close) db->remote->close(db->remote_ctx);
-        odx_free(db);
-        return;
-    }
     odx_maint_stop(db);
     odx_engine_spaces_close(db);
     odx_fetch_policy_free(&db->fetch);
@@ -135,7 +108,7 @@ void odx_db_close(odx_db *db)
     odx_free(db);
 }
 
-int odx_db_open(const char *path, unsigned flags, odx_db **out)
+int odx_engine_open(const char *path, unsigned flags, odx_engine **out)
 {
     if (!path || !*path) return odx_error(ODX_EINVAL, "data directory path is empty");
     int ro = (flags & ODX_OPEN_READONLY) != 0;
@@ -148,7 +121,7 @@ int odx_db_open(const char *path, unsigned flags, odx_db **out)
     } else if (!S_ISDIR(sb.st_mode)) {
         return odx_error(ODX_EINVAL, "%s is not a directory", path);
     }
-    odx_db *db = odx_calloc(1, sizeof *db);
+    odx_engine *db = odx_calloc(1, sizeof *db);
     if (!db) return odx_error(ODX_ENOMEM, "out of memory");
     pthread_rwlock_init(&db->clock, NULL);
     pthread_mutex_init(&db->wmu, NULL);
@@ -193,14 +166,14 @@ int odx_db_open(const char *path, unsigned flags, odx_db **out)
     *out = db;
     return 0;
 fail:
-    odx_db_close(db);
+    odx_engine_close(db);
     return rc;
 }
 
 /* ---- collection administration ---- */
 
 struct create_ctx {
-    odx_db *db;
+    odx_engine *db;
     const char *name;
     odx_coll_desc d;
     odx_coll_dbis dbis;
@@ -223,15 +196,14 @@ static int create_txn(void *ctx, MDB_txn *txn)
     return odx_catalog_put(txn, cc->db->st, cc->name, &cc->d);
 }
 
-int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metric, const char *index_spec,
+int odx_engine_collection_create(odx_engine *db, const char *name, int dim, odx_metric metric, const char *index_spec,
                           const char *space)
 {
-    REMOTE(collection_create, "collection create", name, dim, metric, index_spec, space);
     int rc = check_name(name);
     if (rc) return rc;
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     /* No dimension with a space: the space's own. */
-    if (dim == 0 && space && *space && (rc = odx_space_info(db, space, &dim, NULL)))
+    if (dim == 0 && space && *space && (rc = odx_engine_space_info(db, space, &dim, NULL)))
         return odx_error_wrap(rc, "collection '%s'", name);
     if (dim < 1 || dim > 65536) return odx_error(ODX_EINVAL, "dimension %d out of range (1..65536)", dim);
     if (metric != ODX_METRIC_COSINE && metric != ODX_METRIC_IP && metric != ODX_METRIC_L2)
@@ -268,7 +240,7 @@ int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metr
 }
 
 struct drop_ctx {
-    odx_db *db;
+    odx_engine *db;
     odx_coll *c;
 };
 
@@ -281,9 +253,8 @@ static int drop_txn(void *ctx, MDB_txn *txn)
     return rc;
 }
 
-int odx_collection_drop(odx_db *db, const char *name)
+int odx_engine_collection_drop(odx_engine *db, const char *name)
 {
-    REMOTE(collection_drop, "collection drop", name);
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
@@ -310,9 +281,8 @@ int odx_collection_drop(odx_db *db, const char *name)
     return 0;
 }
 
-int odx_collection_list(odx_db *db, char ***names, size_t *count)
+int odx_engine_collection_list(odx_engine *db, char ***names, size_t *count)
 {
-    REMOTE(collection_list, "collection list", names, count);
     MDB_txn *txn;
     int rc = odx_txn_begin(db->st, 0, &txn);
     if (rc) return rc;
@@ -322,9 +292,8 @@ int odx_collection_list(odx_db *db, char ***names, size_t *count)
 }
 
 
-int odx_collection_describe(odx_db *db, const char *name, odx_collection_info **out)
+int odx_engine_collection_describe(odx_engine *db, const char *name, odx_collection_info **out)
 {
-    REMOTE(collection_describe, "collection info", name, out);
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
     if (rc) return rc;
@@ -370,7 +339,7 @@ uint64_t odx_info_vector_bytes(const odx_collection_info *i) { return i->vector_
 int odx_info_gpu(const odx_collection_info *i) { return (i->d.flags & ODX_COLL_GPU) ? 1 + i->gpu_serving : 0; }
 
 struct gpu_flag_ctx {
-    odx_db *db;
+    odx_engine *db;
     odx_coll *c;
     int on;
     odx_coll_desc d;
@@ -385,9 +354,8 @@ static int gpu_flag_txn(void *ctx, MDB_txn *txn)
     return odx_catalog_put(txn, g->db->st, g->c->name, &g->d);
 }
 
-int odx_collection_set_gpu(odx_db *db, const char *name, int on)
+int odx_engine_collection_set_gpu(odx_engine *db, const char *name, int on)
 {
-    if (db->remote) return odx_remote_unsupported("collection gpu");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
@@ -411,9 +379,8 @@ int odx_collection_set_gpu(odx_db *db, const char *name, int on)
     return rc;
 }
 
-int odx_collection_checkpoint(odx_db *db, const char *name)
+int odx_engine_collection_checkpoint(odx_engine *db, const char *name)
 {
-    REMOTE(maintain, "collection checkpoint", name, 0);
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);
     if (rc) return rc;
@@ -424,9 +391,8 @@ int odx_collection_checkpoint(odx_db *db, const char *name)
     return rc;
 }
 
-int odx_collection_compact(odx_db *db, const char *name)
+int odx_engine_collection_compact(odx_engine *db, const char *name)
 {
-    REMOTE(maintain, "collection compact", name, 1);
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     odx_coll *c;
     int rc = odx_coll_acquire(db, name, &c);

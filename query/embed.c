@@ -14,7 +14,7 @@
 #include "encoders/space.h"
 #include "query/engine.h"
 
-static int space_get(odx_db *db, const char *name, odx_space **out)
+static int space_get(odx_engine *db, const char *name, odx_space **out)
 {
     pthread_mutex_lock(&db->spmu);
     for (size_t i = 0; i < db->nspaces; i++) {
@@ -49,13 +49,13 @@ static int space_get(odx_db *db, const char *name, odx_space **out)
     return rc;
 }
 
-void odx_engine_spaces_close(odx_db *db)
+void odx_engine_spaces_close(odx_engine *db)
 {
     for (size_t i = 0; i < db->nspaces; i++) odx_space_close(db->spaces[i]);
     db->nspaces = 0;
 }
 
-int odx_engine_space_check(odx_db *db, const char *space, int dim)
+int odx_engine_space_check(odx_engine *db, const char *space, int dim)
 {
     odx_space *s;
     int rc = space_get(db, space, &s);
@@ -65,7 +65,7 @@ int odx_engine_space_check(odx_db *db, const char *space, int dim)
     return 0;
 }
 
-int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
+int odx_engine_embed(odx_engine *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
                      size_t len, const char *uri, float *out)
 {
     if (!space || !*space)
@@ -94,10 +94,9 @@ int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, o
     return rc;
 }
 
-int odx_db_set_option(odx_db *db, const char *name, const char *value)
+int odx_engine_set_option(odx_engine *db, const char *name, const char *value)
 {
     if (!db || !name || !value) return odx_error(ODX_EINVAL, "NULL argument");
-    if (db->remote) return odx_error(ODX_EUNSUPPORTED, "option %.64s is set on the server, not through a client", name);
     char *end = NULL;
     if (!strcmp(name, "fetch.allow_private")) {
         if (strcmp(value, "0") && strcmp(value, "1")) return odx_error(ODX_EINVAL, "fetch.allow_private is 0 or 1");
@@ -118,15 +117,12 @@ int odx_db_set_option(odx_db *db, const char *name, const char *value)
                      "fetch.timeout_ms)", name);
 }
 
-int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
+int odx_engine_embed_payload(odx_engine *db, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
               float **vec, int *dim)
 {
     if (!db || !space) return odx_error(ODX_EINVAL, "NULL argument");
     if (m == ODX_MODALITY_VECTOR || (int)m < 0 || (int)m >= ODX_MODALITY_COUNT)
         return odx_error(ODX_EINVAL, "embedding needs a text or media modality");
-    if (db->remote)
-        return db->remote->embed ? db->remote->embed(db->remote_ctx, space, m, data, len, uri, vec, dim)
-                                 : odx_remote_unsupported("embed");
     odx_space *s;
     int rc = space_get(db, space, &s);
     if (rc) return rc;
@@ -139,12 +135,9 @@ int odx_embed(odx_db *db, const char *space, odx_modality m, const void *data, s
     return 0;
 }
 
-int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities)
+int odx_engine_space_info(odx_engine *db, const char *space, int *dim, unsigned *modalities)
 {
     if (!db || !space) return odx_error(ODX_EINVAL, "NULL argument");
-    if (db->remote)
-        return db->remote->space_info ? db->remote->space_info(db->remote_ctx, space, dim, modalities)
-                                      : odx_remote_unsupported("models info");
     odx_space *s;
     int rc = space_get(db, space, &s);
     if (rc) return rc;
@@ -158,11 +151,8 @@ int odx_space_info(odx_db *db, const char *space, int *dim, unsigned *modalities
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int odx_db_space_list(odx_db *db, char ***names, size_t *count)
+int odx_engine_space_list(odx_engine *db, char ***names, size_t *count)
 {
-    if (db && db->remote)
-        return db->remote->space_list ? db->remote->space_list(db->remote_ctx, names, count)
-                                      : odx_remote_unsupported("models list");
     return odx_space_list(names, count);
 }
 

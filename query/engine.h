@@ -15,6 +15,8 @@
 #include "query/fetch.h"
 #include "storage/store.h"
 
+typedef struct odx_engine odx_engine;
+
 #define ODX_AUTO_HNSW_AT 50000 /* auto: Flat below, HNSW32 above */
 
 typedef struct odx_coll {
@@ -53,9 +55,7 @@ struct odx_batch {
     int dim; /* of the vector items; 0 until the first */
 };
 
-struct odx_db {
-    const struct odx_remote_ops *remote; /* non-NULL: every call goes there */
-    void *remote_ctx;
+struct odx_engine {
     odx_store *st;
     char *dir;
     int readonly;
@@ -84,7 +84,8 @@ struct odx_db {
     pthread_cond_t bgcv;
 };
 
-/* The public objects' layouts, shared by the engine and the remote backend. */
+/* The public builder objects' layouts (the engine reads them directly;
+ * other backends use the accessors of omnidex_backend.h). */
 struct odx_search_params {
     int k, ef, nprobe, exact, with_meta, no_gpu;
     unsigned modalities;
@@ -143,50 +144,51 @@ struct odx_collection_info {
 int odx_results_alloc(size_t nq, size_t k, odx_results **out);
 int odx_results_push(odx_results *r, size_t q, char *id, float score, odx_modality m, odx_meta *meta);
 
-/* A database handle can stand for a remote server (the CLI's --server): the
- * public API then forwards every call through these operations. An
- * operation left NULL answers ODX_EUNSUPPORTED. */
-struct odx_remote_ops {
-    void (*close)(void *ctx);
-    int (*collection_create)(void *ctx, const char *name, int dim, odx_metric metric, const char *spec,
-                             const char *space);
-    int (*collection_drop)(void *ctx, const char *name);
-    int (*collection_list)(void *ctx, char ***names, size_t *count);
-    int (*collection_describe)(void *ctx, const char *name, odx_collection_info **out);
-    int (*upsert)(void *ctx, const char *collection, const odx_batch *b);
-    int (*remove)(void *ctx, const char *collection, const char *const *ids, size_t n, size_t *deleted);
-    int (*get)(void *ctx, const char *collection, const char *id, odx_record **out);
-    int (*search)(void *ctx, const char *collection, const odx_query *q, const odx_search_params *p,
-                  odx_results **out);
-    int (*maintain)(void *ctx, const char *collection, int compact); /* compact, else checkpoint */
-    int (*embed)(void *ctx, const char *space, odx_modality m, const void *data, size_t len, const char *uri,
-                 float **vec, int *dim);
-    int (*space_list)(void *ctx, char ***names, size_t *count);
-    int (*space_info)(void *ctx, const char *space, int *dim, unsigned *modalities);
-};
-/* Wraps a remote backend in a database handle (odx_db_close closes it). */
-int odx_db_attach_remote(const struct odx_remote_ops *ops, void *ctx, odx_db **out);
-int odx_remote_unsupported(const char *what);
+/* The engine's entry points: what omnidex.h promises for a local data
+ * directory, forwarded to by query/api.c (the same contracts). */
+int odx_engine_open(const char *path, unsigned flags, odx_engine **out);
+void odx_engine_close(odx_engine *db);
+void odx_engine_write_stats(odx_engine *db, uint64_t *requests, uint64_t *transactions);
+int odx_engine_set_option(odx_engine *db, const char *name, const char *value);
+int odx_engine_collection_create(odx_engine *db, const char *name, int dim, odx_metric metric,
+                                 const char *index_spec, const char *space);
+int odx_engine_collection_drop(odx_engine *db, const char *name);
+int odx_engine_collection_list(odx_engine *db, char ***names, size_t *count);
+int odx_engine_collection_describe(odx_engine *db, const char *name, odx_collection_info **out);
+int odx_engine_collection_set_gpu(odx_engine *db, const char *name, int on);
+int odx_engine_collection_checkpoint(odx_engine *db, const char *name);
+int odx_engine_collection_compact(odx_engine *db, const char *name);
+int odx_engine_upsert(odx_engine *db, const char *collection, const odx_batch *b);
+int odx_engine_delete(odx_engine *db, const char *collection, const char *const *ids, size_t n, size_t *deleted);
+int odx_engine_get(odx_engine *db, const char *collection, const char *id, odx_record **out);
+int odx_engine_search(odx_engine *db, const char *collection, const float *queries, size_t nq, int dim,
+                      const odx_search_params *params, odx_results **out);
+int odx_engine_search_query(odx_engine *db, const char *collection, const odx_query *q,
+                            const odx_search_params *params, odx_results **out);
+int odx_engine_embed_payload(odx_engine *db, const char *space, odx_modality m, const void *data, size_t len,
+                             const char *uri, float **vec, int *dim);
+int odx_engine_space_list(odx_engine *db, char ***names, size_t *count);
+int odx_engine_space_info(odx_engine *db, const char *space, int *dim, unsigned *modalities);
 
 /* Collections registry. */
-int odx_coll_acquire(odx_db *db, const char *name, odx_coll **out);
+int odx_coll_acquire(odx_engine *db, const char *name, odx_coll **out);
 void odx_coll_release(odx_coll *c);
 /* Loads or rebuilds the index of c at open (no locks needed then). */
-int odx_coll_open_index(odx_db *db, odx_coll *c);
+int odx_coll_open_index(odx_engine *db, odx_coll *c);
 void odx_coll_free(odx_coll *c);
-void odx_coll_index_path(odx_db *db, const char *name, char *buf, size_t len);
+void odx_coll_index_path(odx_engine *db, const char *name, char *buf, size_t len);
 
 /* Maintenance (maintain.c). */
 int odx_coll_needs_rebuild(odx_coll *c, char *why, size_t len);
-int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why);
-int odx_coll_checkpoint(odx_db *db, odx_coll *c);
-int odx_maint_start(odx_db *db);
-void odx_maint_stop(odx_db *db);
+int odx_coll_rebuild(odx_engine *db, odx_coll *c, const char *why);
+int odx_coll_checkpoint(odx_engine *db, odx_coll *c);
+int odx_maint_start(odx_engine *db);
+void odx_maint_stop(odx_engine *db);
 
 /* The optional GPU mirror (gpu.c; no-ops without ODX_HAVE_CUDA). Build and
  * apply run with c->ilock held for writing (or before c is shared). */
-int odx_gpu_open(odx_db *db);
-void odx_coll_gpu_build(odx_db *db, odx_coll *c, MDB_txn *txn);
+int odx_gpu_open(odx_engine *db);
+void odx_coll_gpu_build(odx_engine *db, odx_coll *c, MDB_txn *txn);
 void odx_coll_gpu_apply(odx_coll *c, uint64_t first_seq, size_t nadd, const float *vecs, const uint64_t *dead,
                         size_t ndead);
 /* 0 when the GPU answered; anything else: search on the CPU. */
@@ -195,17 +197,17 @@ int odx_coll_gpu_search(odx_coll *c, size_t nq, const float *q, int k, int nprob
 void odx_coll_gpu_free(odx_coll *c);
 
 /* Embedding payloads through a collection's space (embed.c). */
-int odx_engine_embed(odx_db *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
+int odx_engine_embed(odx_engine *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
                      size_t len, const char *uri, float *out);
 /* Checks that a space exists and embeds into dim dimensions. */
-int odx_engine_space_check(odx_db *db, const char *space, int dim);
-void odx_engine_spaces_close(odx_db *db);
+int odx_engine_space_check(odx_engine *db, const char *space, int dim);
+void odx_engine_spaces_close(odx_engine *db);
 
 /* Write path (write.c). */
-int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b);
-int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted);
+int odx_write_upsert(odx_engine *db, odx_coll *c, const odx_batch *b);
+int odx_write_delete(odx_engine *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted);
 /* Runs fn inside a write transaction under the writer lock, growing the map
  * and retrying on MDB_MAP_FULL. */
-int odx_write_txn(odx_db *db, int (*fn)(void *ctx, MDB_txn *txn), void *ctx);
+int odx_write_txn(odx_engine *db, int (*fn)(void *ctx, MDB_txn *txn), void *ctx);
 
 #endif

@@ -13,7 +13,7 @@
 #ifdef ODX_HAVE_CUDA
 #include "index/cuda/gpu.h"
 
-int odx_gpu_open(odx_db *db)
+int odx_gpu_open(odx_engine *db)
 {
     int n = 0;
     if (odx_gpu_available(0, &n)) {
@@ -57,7 +57,7 @@ static int fill_block(void *ctx, uint64_t first, size_t n, const float *data)
     return 0;
 }
 
-void odx_coll_gpu_build(odx_db *db, odx_coll *c, MDB_txn *txn)
+void odx_coll_gpu_build(odx_engine *db, odx_coll *c, MDB_txn *txn)
 {
     odx_coll_gpu_free(c);
     if (!db->gpu_on || !(c->desc.flags & ODX_COLL_GPU)) return;
@@ -107,13 +107,13 @@ int odx_coll_gpu_search(odx_coll *c, size_t nq, const float *q, int k, int nprob
 
 #else /* CPU-only build */
 
-int odx_gpu_open(odx_db *db)
+int odx_gpu_open(odx_engine *db)
 {
     (void)db;
     return odx_error(ODX_EUNSUPPORTED, "this omnidex was built without CUDA (build with make GPU=1)");
 }
 void odx_coll_gpu_free(odx_coll *c) { (void)c; }
-void odx_coll_gpu_build(odx_db *db, odx_coll *c, MDB_txn *txn) { (void)db; (void)c; (void)txn; }
+void odx_coll_gpu_build(odx_engine *db, odx_coll *c, MDB_txn *txn) { (void)db; (void)c; (void)txn; }
 void odx_coll_gpu_apply(odx_coll *c, uint64_t first_seq, size_t nadd, const float *vecs, const uint64_t *dead,
                         size_t ndead)
 {

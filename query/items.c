@@ -120,7 +120,7 @@ int odx_batch_add_payload(odx_batch *b, const char *id, odx_modality modality, c
 /* When a batch carries text or media payloads, embeds them through the
  * collection's space (outside any lock: encoders are slow) into a new batch
  * of vector items. *out stays NULL when there is nothing to embed. */
-static int embed_payloads(odx_db *db, odx_coll *c, const odx_batch *b, odx_batch **out)
+static int embed_payloads(odx_engine *db, odx_coll *c, const odx_batch *b, odx_batch **out)
 {
     size_t i;
     for (i = 0; i < b->n && b->items[i].vec; i++) {}
@@ -143,10 +143,9 @@ static int embed_payloads(odx_db *db, odx_coll *c, const odx_batch *b, odx_batch
     return rc;
 }
 
-int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
+int odx_engine_upsert(odx_engine *db, const char *collection, const odx_batch *b)
 {
     if (!db || !b) return odx_error(ODX_EINVAL, "NULL argument");
-    if (db->remote) return db->remote->upsert ? db->remote->upsert(db->remote_ctx, collection, b) : odx_remote_unsupported("upsert");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     if (b->n == 0) return 0;
     odx_coll *c;
@@ -159,10 +158,9 @@ int odx_upsert(odx_db *db, const char *collection, const odx_batch *b)
     return rc;
 }
 
-int odx_delete(odx_db *db, const char *collection, const char *const *ids, size_t n, size_t *deleted)
+int odx_engine_delete(odx_engine *db, const char *collection, const char *const *ids, size_t n, size_t *deleted)
 {
     if (!db || (!ids && n)) return odx_error(ODX_EINVAL, "NULL argument");
-    if (db->remote) return db->remote->remove ? db->remote->remove(db->remote_ctx, collection, ids, n, deleted) : odx_remote_unsupported("delete");
     if (db->readonly) return odx_error(ODX_EREADONLY, "data directory opened read-only");
     for (size_t i = 0; i < n; i++) {
         int rc = check_id(ids[i]);
@@ -191,11 +189,10 @@ void odx_record_free(odx_record *r)
     odx_free(r);
 }
 
-int odx_get(odx_db *db, const char *collection, const char *id, odx_record **out)
+int odx_engine_get(odx_engine *db, const char *collection, const char *id, odx_record **out)
 {
     int rc = check_id(id);
     if (rc) return rc;
-    if (db->remote) return db->remote->get ? db->remote->get(db->remote_ctx, collection, id, out) : odx_remote_unsupported("get");
     odx_coll *c;
     if ((rc = odx_coll_acquire(db, collection, &c))) return rc;
     MDB_txn *txn;

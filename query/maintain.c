@@ -22,7 +22,7 @@
 #define COMPACT_FRACTION 0.2
 #define TRAIN_SAMPLE_MAX 100000
 
-void odx_coll_index_path(odx_db *db, const char *name, char *buf, size_t len)
+void odx_coll_index_path(odx_engine *db, const char *name, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/indexes/%s.faiss", db->dir, name);
 }
@@ -192,7 +192,7 @@ static int replay_log(MDB_txn *txn, odx_coll *c, odx_index *ix, const odx_bitmap
  * only when the data is still at the LSN the index reflects: a writer that
  * ran since this open may have checkpointed further and trimmed the log, and
  * an older checkpoint must never replace its newer one. */
-static void readonly_persist(odx_db *db, odx_coll *c, const char *what, double seconds)
+static void readonly_persist(odx_engine *db, odx_coll *c, const char *what, double seconds)
 {
     int fd = -1, rc = odx_store_writer_try(db->st, &fd);
     if (rc == ODX_EREADONLY) {
@@ -232,7 +232,7 @@ static void readonly_persist(odx_db *db, odx_coll *c, const char *what, double s
 /* Replayed adds past which a read-only open saves the checkpoint it made. */
 #define READONLY_PERSIST_ADDS 1000
 
-int odx_coll_open_index(odx_db *db, odx_coll *c)
+int odx_coll_open_index(odx_engine *db, odx_coll *c)
 {
     char path[4096];
     odx_coll_index_path(db, c->name, path, sizeof path);
@@ -299,7 +299,7 @@ int odx_coll_open_index(odx_db *db, odx_coll *c)
     return 0;
 }
 
-int odx_coll_rebuild(odx_db *db, odx_coll *c, const char *why)
+int odx_coll_rebuild(odx_engine *db, odx_coll *c, const char *why)
 {
     pthread_mutex_lock(&c->mmu);
     double t0 = odx_now_mono();
@@ -380,7 +380,7 @@ static int reclaim_blocks(void *ctx, MDB_txn *txn)
     return odx_vec_reclaim(txn, r->c->dbis.vec, r->c->desc.dim, r->c->per_block, &r->live, r->next_seq, &r->freed);
 }
 
-int odx_coll_checkpoint(odx_db *db, odx_coll *c)
+int odx_coll_checkpoint(odx_engine *db, odx_coll *c)
 {
     if (db->readonly) return odx_error(ODX_EREADONLY, "cannot checkpoint a read-only database");
     pthread_mutex_lock(&c->mmu);
@@ -416,7 +416,7 @@ int odx_coll_checkpoint(odx_db *db, odx_coll *c)
 
 /* ---- background thread ---- */
 
-static void maintain_all(odx_db *db, int closing)
+static void maintain_all(odx_engine *db, int closing)
 {
     pthread_rwlock_rdlock(&db->clock);
     size_t n = db->ncolls;
@@ -450,7 +450,7 @@ static void maintain_all(odx_db *db, int closing)
 
 static void *maint_main(void *arg)
 {
-    odx_db *db = arg;
+    odx_engine *db = arg;
     pthread_mutex_lock(&db->bgmu);
     while (!db->bg_stop) {
         struct timespec ts;
@@ -466,7 +466,7 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
-int odx_maint_start(odx_db *db)
+int odx_maint_start(odx_engine *db)
 {
     if (db->readonly) return 0;
     if (pthread_create(&db->bg, NULL, maint_main, db)) return odx_error(ODX_EINTERNAL, "cannot start maintenance thread");
@@ -474,7 +474,7 @@ int odx_maint_start(odx_db *db)
     return 0;
 }
 
-void odx_maint_stop(odx_db *db)
+void odx_maint_stop(odx_engine *db)
 {
     int was_open = db->bg_started || db->readonly;
     if (db->bg_started) {

@@ -353,7 +353,7 @@ static int resolve(MDB_txn *txn, odx_coll *c, size_t nq, int k, const float *dis
     return 0;
 }
 
-static int search_locked(odx_db *db, odx_coll *c, const float *q, size_t nq, const odx_search_params *p,
+static int search_locked(odx_engine *db, odx_coll *c, const float *q, size_t nq, const odx_search_params *p,
                          const odx_filter *filter, odx_results **out)
 {
     int k = p->k, rc;
@@ -406,42 +406,13 @@ out:
     return rc;
 }
 
-/* Over the network each query vector is one Search call; the replies are
- * gathered into one result set. */
-static int remote_search_vectors(odx_db *db, const char *collection, const float *queries, size_t nq, int dim,
-                                 const odx_search_params *p, odx_results **out)
-{
-    if (!db->remote->search) return odx_remote_unsupported("search");
-    odx_results *all;
-    int rc = odx_results_alloc(nq, (size_t)p->k, &all);
-    for (size_t i = 0; !rc && i < nq; i++) {
-        odx_query *q;
-        odx_results *one = NULL;
-        if ((rc = odx_query_new(&q))) break;
-        rc = odx_query_add_vector(q, queries + i * dim, dim, 1.0f);
-        if (!rc) rc = db->remote->search(db->remote_ctx, collection, q, p, &one);
-        odx_query_free(q);
-        for (size_t j = 0; !rc && j < one->count[0]; j++) {
-            struct odx_hit *h = &one->hits[j];
-            rc = odx_results_push(all, i, h->id, h->score, h->modality, h->meta);
-            h->id = NULL;
-            h->meta = NULL;
-        }
-        odx_results_free(one);
-    }
-    if (rc) { odx_results_free(all); return rc; }
-    *out = all;
-    return 0;
-}
-
-int odx_search(odx_db *db, const char *collection, const float *queries, size_t nq, int dim,
+int odx_engine_search(odx_engine *db, const char *collection, const float *queries, size_t nq, int dim,
                const odx_search_params *params, odx_results **out)
 {
     if (!db || (!queries && nq)) return odx_error(ODX_EINVAL, "NULL argument");
     if (nq > MAX_QUERIES) return odx_error(ODX_ELIMIT, "%zu queries in one call (max %d)", nq, MAX_QUERIES);
     odx_search_params defaults = {.k = 10};
     const odx_search_params *p = params ? params : &defaults;
-    if (db->remote) return remote_search_vectors(db, collection, queries, nq, dim, p, out);
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;
@@ -571,15 +542,10 @@ int odx_query_add_payload(odx_query *q, odx_modality modality, const void *data,
     return 0;
 }
 
-int odx_search_query(odx_db *db, const char *collection, const odx_query *q, const odx_search_params *params,
+int odx_engine_search_query(odx_engine *db, const char *collection, const odx_query *q, const odx_search_params *params,
                      odx_results **out)
 {
     if (!q || q->n == 0) return odx_error(ODX_EINVAL, "query has no parts");
-    if (db->remote) {
-        odx_search_params defaults = {.k = 10};
-        return db->remote->search ? db->remote->search(db->remote_ctx, collection, q, params ? params : &defaults, out)
-                                  : odx_remote_unsupported("search");
-    }
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;
@@ -600,7 +566,7 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q, con
             memcpy(tmp, p->vec, (size_t)dim * sizeof(float));
         } else if (p->id) {
             odx_record *r;
-            if ((rc = odx_get(db, collection, p->id, &r))) goto out;
+            if ((rc = odx_engine_get(db, collection, p->id, &r))) goto out;
             memcpy(tmp, odx_record_vector(r, NULL), (size_t)dim * sizeof(float));
             odx_record_free(r);
         } else if ((rc = odx_engine_embed(db, collection, space, dim, p->modality, p->data, p->len, p->uri, tmp))) {
@@ -613,7 +579,7 @@ int odx_search_query(odx_db *db, const char *collection, const odx_query *q, con
         }
         for (int j = 0; j < dim; j++) fused[j] += p->weight * tmp[j];
     }
-    rc = odx_search(db, collection, fused, 1, dim, params, out);
+    rc = odx_engine_search(db, collection, fused, 1, dim, params, out);
 out:
     odx_free(fused);
     odx_free(tmp);

@@ -197,7 +197,7 @@ static size_t wreq_bytes(const struct odx_wreq *r)
 }
 
 /* Runs one group in one transaction. Called with db->wmu held. */
-static void run_group(odx_db *db, struct odx_wreq **reqs, size_t n)
+static void run_group(odx_engine *db, struct odx_wreq **reqs, size_t n)
 {
     struct work w[GROUP_MAX_REQS];
     for (int attempt = 0;; attempt++) {
@@ -262,7 +262,7 @@ static void run_group(odx_db *db, struct odx_wreq **reqs, size_t n)
     }
 }
 
-static int submit(odx_db *db, struct odx_wreq *r)
+static int submit(odx_engine *db, struct odx_wreq *r)
 {
     r->bytes = wreq_bytes(r);
     pthread_mutex_lock(&db->qmu);
@@ -305,7 +305,7 @@ static int submit(odx_db *db, struct odx_wreq *r)
     return rc;
 }
 
-void odx_db_write_stats(odx_db *db, uint64_t *requests, uint64_t *transactions)
+void odx_engine_write_stats(odx_engine *db, uint64_t *requests, uint64_t *transactions)
 {
     pthread_mutex_lock(&db->qmu);
     if (requests) *requests = db->stat_requests;
@@ -313,7 +313,7 @@ void odx_db_write_stats(odx_db *db, uint64_t *requests, uint64_t *transactions)
     pthread_mutex_unlock(&db->qmu);
 }
 
-int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b)
+int odx_write_upsert(odx_engine *db, odx_coll *c, const odx_batch *b)
 {
     struct odx_wreq r;
     memset(&r, 0, sizeof r);
@@ -323,7 +323,7 @@ int odx_write_upsert(odx_db *db, odx_coll *c, const odx_batch *b)
     return submit(db, &r);
 }
 
-int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted)
+int odx_write_delete(odx_engine *db, odx_coll *c, const char *const *ids, size_t n, size_t *deleted)
 {
     struct odx_wreq r;
     memset(&r, 0, sizeof r);
@@ -336,7 +336,7 @@ int odx_write_delete(odx_db *db, odx_coll *c, const char *const *ids, size_t n, 
     return rc;
 }
 
-int odx_write_txn(odx_db *db, int (*fn)(void *ctx, MDB_txn *txn), void *ctx)
+int odx_write_txn(odx_engine *db, int (*fn)(void *ctx, MDB_txn *txn), void *ctx)
 {
     pthread_mutex_lock(&db->wmu);
     int rc;

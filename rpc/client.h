@@ -36,21 +36,12 @@
 #include <stddef.h>
 
 #include "omnidex.h"
+#include "omnidex_rpc.h"
 #include "omnidex/v1/omnidex.pb-c.h"
-
-typedef struct odx_rpc_client_options {
-    const char *token;          /* sent as "authorization: Bearer <token>"; NULL = none */
-    const char *tls_ca_pem;     /* PEM roots to verify the server; NULL = plaintext */
-    const char *tls_cert_pem;   /* client certificate for mutual TLS (with tls_key_pem) */
-    const char *tls_key_pem;
-    double timeout_seconds;     /* per call (for UpsertStream: the whole stream); 0 = none. Default 30 */
-    size_t max_message_bytes;   /* default 64 MiB */
-} odx_rpc_client_options;
 
 typedef struct odx_rpc_client odx_rpc_client;
 typedef struct odx_rpc_stream odx_rpc_stream;
 
-void odx_rpc_client_options_init(odx_rpc_client_options *o);
 /* Creates a channel to target ("host:port"); connects lazily on first call. */
 int odx_rpc_client_open(const char *target, const odx_rpc_client_options *o, odx_rpc_client **out);
 void odx_rpc_client_close(odx_rpc_client *c);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "omnidex_backend.h"
 
 int rpc_modality_from_proto(Omnidex__V1__Modality m, odx_modality *out)
 {
@@ -232,4 +233,24 @@ Omnidex__V1__CollectionInfo *rpc_info_to_proto(rpc_call *c, const odx_collection
     ci->updated_unix = odx_info_updated(info);
     ci->vector_bytes = odx_info_vector_bytes(info);
     return ci;
+}
+
+int rpc_info_from_proto(const Omnidex__V1__CollectionInfo *ci, odx_collection_info **out)
+{
+    odx_collection_fields f = {0};
+    f.name = ci->name;
+    f.index_spec = ci->index_spec;
+    f.index_type = ci->index_type;
+    f.space = ci->space;
+    f.dim = (int)ci->dim;
+    if (rpc_metric_from_proto(ci->metric, &f.metric)) f.metric = ODX_METRIC_COSINE;
+    f.count = ci->count;
+    f.index_ntotal = ci->index_ntotal;
+    f.tombstones = ci->tombstones;
+    f.lsn = ci->lsn;
+    f.checkpoint_lsn = ci->checkpoint_lsn;
+    f.vector_bytes = ci->vector_bytes;
+    f.created = ci->created_unix;
+    f.updated = ci->updated_unix;
+    return odx_collection_info_new(&f, out);
 }

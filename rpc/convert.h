@@ -29,5 +29,7 @@ int rpc_filter_from_proto(const Omnidex__V1__Filter *f, odx_filter **out);
 /* odx_collection_info -> CollectionInfo in call memory; strings point into
  * info, which must live until the reply is packed (rpc_defer its free). */
 Omnidex__V1__CollectionInfo *rpc_info_to_proto(rpc_call *c, const odx_collection_info *info);
+/* CollectionInfo -> a new odx_collection_info (caller frees). */
+int rpc_info_from_proto(const Omnidex__V1__CollectionInfo *ci, odx_collection_info **out);
 
 #endif

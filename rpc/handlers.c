@@ -12,6 +12,7 @@
 #define RPC_MAX_ITEMS 100000       /* items in one Upsert message */
 #define RPC_MAX_IDS 100000         /* ids in one Delete */
 #define RPC_MAX_PARTS 16           /* parts of one query */
+#define RPC_MAX_BATCH 10000        /* query vectors of one batch Search */
 #define RPC_STREAM_BATCH 1024      /* UpsertStream commits every this many items */
 
 #define REPLY(type, init, var)                                                           \
@@ -415,11 +416,86 @@ static grpc_status_code build_params(rpc_call *c, const Omnidex__V1__SearchReque
     return GRPC_STATUS_OK;
 }
 
+/* Hits of query q of res as Hit messages in call memory. */
+static grpc_status_code hits_to_proto(rpc_call *c, const odx_results *res, size_t q, int with_meta,
+                                      Omnidex__V1__Hit ***out, size_t *count)
+{
+    size_t n = odx_results_count(res, q);
+    Omnidex__V1__Hit **hp = rpc_alloc(c, (n ? n : 1) * sizeof *hp);
+    Omnidex__V1__Hit *h = rpc_alloc(c, (n ? n : 1) * sizeof *h);
+    if (!hp || !h) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        omnidex__v1__hit__init(&h[i]);
+        h[i].id = (char *)odx_results_id(res, q, i);
+        h[i].score = odx_results_score(res, q, i);
+        h[i].modality = rpc_modality_to_proto(odx_results_modality(res, q, i));
+        if (with_meta &&
+            rpc_meta_to_proto(c, odx_results_meta(res, q, i), &omnidex__v1__hit__metadata_entry__descriptor,
+                              (Omnidex__V1__Item__MetadataEntry ***)&h[i].metadata, &h[i].n_metadata))
+            return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        hp[i] = &h[i];
+    }
+    *out = hp;
+    *count = n;
+    return GRPC_STATUS_OK;
+}
+
+/* SearchRequest.batch: every vector searched on its own, one engine call. */
+static grpc_status_code search_batch(rpc_call *c, const Omnidex__V1__SearchRequest *r, ProtobufCMessage **resp)
+{
+    if (r->n_batch > RPC_MAX_BATCH)
+        return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu query vectors in one call (limit %d)", r->n_batch,
+                        RPC_MAX_BATCH);
+    size_t dim = r->batch[0]->n_values;
+    if (dim == 0 || dim > 65536) return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "query vector of %zu values", dim);
+    float *all = rpc_alloc(c, r->n_batch * dim * sizeof *all);
+    if (!all) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    for (size_t i = 0; i < r->n_batch; i++) {
+        if (r->batch[i]->n_values != dim)
+            return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "batch vector %zu has %zu values, the first has %zu", i,
+                            r->batch[i]->n_values, dim);
+        memcpy(all + i * dim, r->batch[i]->values, dim * sizeof *all);
+    }
+    odx_search_params *params = NULL;
+    odx_filter *filter = NULL;
+    odx_results *res = NULL;
+    int rc = odx_search_params_new(&params);
+    if (rc) return rpc_fail_odx(c, rc, NULL);
+    grpc_status_code st = build_params(c, r, params, &filter);
+    if (st == GRPC_STATUS_OK && rpc_call_cancelled(c)) st = rpc_fail(c, GRPC_STATUS_CANCELLED, "cancelled before the search");
+    if (st == GRPC_STATUS_OK && (rc = odx_search(rpc_call_db(c), r->collection, all, r->n_batch, (int)dim, params, &res)))
+        st = rpc_fail_odx(c, rc, NULL);
+    odx_search_params_free(params);
+    odx_filter_free(filter);
+    if (st != GRPC_STATUS_OK) return st;
+    if (rpc_defer(c, free_results, res)) {
+        odx_results_free(res);
+        return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
+    Omnidex__V1__SearchResponse *out = rpc_alloc(c, sizeof *out);
+    Omnidex__V1__HitList **lp = rpc_alloc(c, r->n_batch * sizeof *lp);
+    Omnidex__V1__HitList *l = rpc_alloc(c, r->n_batch * sizeof *l);
+    if (!out || !lp || !l) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    omnidex__v1__search_response__init(out);
+    for (size_t q = 0; q < r->n_batch; q++) {
+        omnidex__v1__hit_list__init(&l[q]);
+        if ((st = hits_to_proto(c, res, q, r->with_metadata, &l[q].hits, &l[q].n_hits))) return st;
+        lp[q] = &l[q];
+    }
+    out->n_batch = r->n_batch;
+    out->batch = lp;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
 static grpc_status_code search(rpc_call *c, const ProtobufCMessage *m, ProtobufCMessage **resp)
 {
     const Omnidex__V1__SearchRequest *r = (const void *)m;
     grpc_status_code st = need_name(c, "collection", r->collection);
     if (st) return st;
+    if (r->n_batch > 0 && r->n_parts > 0)
+        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "a request has either parts or a batch of vectors, not both");
+    if (r->n_batch > 0) return search_batch(c, r, resp);
     if (r->n_parts == 0) return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the query has no parts");
     if (r->n_parts > RPC_MAX_PARTS)
         return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu query parts (limit %d)", r->n_parts, RPC_MAX_PARTS);
@@ -459,29 +535,12 @@ static grpc_status_code search(rpc_call *c, const ProtobufCMessage *m, ProtobufC
         goto out;
     }
     Omnidex__V1__SearchResponse *out = rpc_alloc(c, sizeof *out);
-    size_t n = odx_results_nq(res) ? odx_results_count(res, 0) : 0;
-    Omnidex__V1__Hit **hp = rpc_alloc(c, (n ? n : 1) * sizeof *hp);
-    Omnidex__V1__Hit *h = rpc_alloc(c, (n ? n : 1) * sizeof *h);
-    if (!out || !hp || !h) {
+    if (!out) {
         st = rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
     omnidex__v1__search_response__init(out);
-    for (size_t i = 0; i < n; i++) {
-        omnidex__v1__hit__init(&h[i]);
-        h[i].id = (char *)odx_results_id(res, 0, i);
-        h[i].score = odx_results_score(res, 0, i);
-        h[i].modality = rpc_modality_to_proto(odx_results_modality(res, 0, i));
-        if (r->with_metadata &&
-            rpc_meta_to_proto(c, odx_results_meta(res, 0, i), &omnidex__v1__hit__metadata_entry__descriptor,
-                              (Omnidex__V1__Item__MetadataEntry ***)&h[i].metadata, &h[i].n_metadata)) {
-            st = rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-            goto out;
-        }
-        hp[i] = &h[i];
-    }
-    out->n_hits = n;
-    out->hits = hp;
+    if ((st = hits_to_proto(c, res, 0, r->with_metadata, &out->hits, &out->n_hits))) goto out;
     *resp = &out->base;
 out:
     odx_query_free(q);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "omnidex.h"
-#include "rpc/server.h"
+#include "omnidex_rpc.h"
 
 typedef struct odx_rpc_server rpc_server;
 typedef struct rpc_call rpc_call;

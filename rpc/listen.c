@@ -7,7 +7,7 @@
  * loses its last group to the port. So the address is parsed here first.
  * When binding fails gRPC only logs why; a plain bind() of the same address
  * tells "in use" from "not an address of this host" for the error message. */
-#include "rpc/server.h"
+#include "omnidex_rpc.h"
 
 #include <errno.h>
 #include <netdb.h>

@@ -17,9 +17,8 @@ RPC_GEN_C := $(RPC_GEN)/omnidex/v1/omnidex.pb-c.c \
 RPC_GEN_H := $(patsubst %.c,%.h,$(filter %.pb-c.c,$(RPC_GEN_C)))
 
 RPC_SRCS := rpc/status.c rpc/wire.c rpc/server.c rpc/health.c rpc/reflection.c \
-            rpc/convert.c rpc/handlers.c rpc/client.c rpc/call_mem.c rpc/listen.c
+            rpc/convert.c rpc/handlers.c rpc/client.c rpc/client_db.c rpc/call_mem.c rpc/listen.c
 LIB_SRCS += $(RPC_SRCS) $(RPC_GEN_C)
-CLI_OBJS += $(B)/rpc/serve_cli.o
 CLI_LIBS += -lgrpc -lgpr -lprotobuf-c
 TEST_LIBS += -lgrpc -lgpr -lprotobuf-c
 

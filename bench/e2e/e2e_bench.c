@@ -21,7 +21,7 @@
 
 #include "omnidex.h"
 #include "rpc/client.h"
-#include "rpc/server.h"
+#include "omnidex_rpc.h"
 
 static int N = 100000, DIM = 128, K = 10, EF = 64, WORKERS = 4;
 static double SECONDS = 5;

@@ -4,6 +4,8 @@ Delete, Search with filters checked against a brute-force reference, health
 (Check and Watch), every error code, deadlines, cancellation mid-stream,
 bearer-token auth, and graceful shutdown."""
 import os
+import subprocess
+import struct
 import queue
 import signal
 import socket
@@ -13,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rpc_common import ok, done, gen_stubs, Server, code_of, structured_vectors, tmpdir  # noqa: E402
+from rpc_common import ok, done, gen_stubs, Server, code_of, structured_vectors, tmpdir, BIN  # noqa: E402
 
 gen_stubs()
 import grpc  # noqa: E402
@@ -211,6 +213,37 @@ def run(srv):
                                    modalities=[pb.MODALITY_IMAGE]), timeout=10)
     ok(len(r.hits) == 5 and all(h.modality == pb.MODALITY_IMAGE for h in r.hits) and r.hits[0].id == "img3",
        "Search restricted to IMAGE finds only the 5 image items", [(h.id, h.modality) for h in r.hits])
+
+    # ---- batch search: several vectors in one call ----------------------------
+    qs = [vs[5], vs[77], big[3]]
+    rb = st.Search(pb.SearchRequest(collection="pts", batch=[vec(x) for x in qs], k=7,
+                                    filter=pb.Filter(expr='label != "zz"')), timeout=10)
+    one = [st.Search(pb.SearchRequest(collection="pts", parts=[pb.QueryPart(vector=vec(x))], k=7,
+                                      filter=pb.Filter(expr='label != "zz"')), timeout=10) for x in qs]
+    ok(len(rb.batch) == 3 and len(rb.hits) == 0 and
+       all([h.id for h in rb.batch[i].hits] == [h.id for h in one[i].hits] for i in range(3)),
+       "Search with a batch of 3 vectors answers each as its own Search would", [len(l.hits) for l in rb.batch])
+    code, det = code_of(lambda: st.Search(pb.SearchRequest(collection="pts", batch=[vec(vs[0]), vec([1.0] * 3)]),
+                                          timeout=10))
+    ok(code == SC.INVALID_ARGUMENT and "batch vector 1" in det, "a batch with vectors of two sizes -> INVALID_ARGUMENT",
+       (code, det))
+    code, det = code_of(lambda: st.Search(pb.SearchRequest(collection="pts", batch=[vec(vs[0])],
+                                                           parts=[pb.QueryPart(vector=vec(vs[0]))]), timeout=10))
+    ok(code == SC.INVALID_ARGUMENT and "not both" in det, "parts and a batch in one request -> INVALID_ARGUMENT",
+       (code, det))
+    # The CLI's client mode sends a file of query vectors as one call.
+    qf = os.path.join(tmpdir("odx-rpc-batch-"), "q.fvecs")
+    with open(qf, "wb") as f:
+        for x in vs[:40]:
+            f.write(struct.pack("<i", DIM) + struct.pack("<%df" % DIM, *x))
+    before = st.Stats(pb.StatsRequest(), timeout=10).calls_total
+    p = subprocess.run([BIN, "--server", srv.addr, "search", "pts", "--fvecs", qf, "--k", "3", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    after = st.Stats(pb.StatsRequest(), timeout=10).calls_total
+    lines = [l for l in p.stdout.splitlines() if l.strip()]
+    ok(p.returncode == 0 and len(lines) == 40 and after - before == 2,
+       "omnidex --server search --fvecs (40 queries) is one Search call (calls %d -> %d, the Stats call included)"
+       % (before, after), p.stderr[-500:])
 
     # ---- errors -------------------------------------------------------------
     def search(**kw):

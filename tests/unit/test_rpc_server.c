@@ -11,7 +11,7 @@
 #include "omnidex.h"
 #include "rpc/client.h"
 #include "rpc/internal.h"
-#include "rpc/server.h"
+#include "omnidex_rpc.h"
 #include "testlib.h"
 
 static char tmpdir[] = "/tmp/odx-rpc-unit-XXXXXX";

@@ -19,7 +19,8 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "rpc/server.h"
+#include "cli/cli.h"
+#include "omnidex_rpc.h"
 
 #define MAX_FILE_BYTES (1 << 20)
 
@@ -103,7 +104,7 @@ static int odx_cli_fetch_options(odx_db *db, int allow_private, const char *cons
     return rc;
 }
 
-int odx_cli_serve(int argc, char **argv)
+static int serve_main(int argc, char **argv)
 {
     const char *data = "./omnidex-data", *token_file = NULL, *cert = NULL, *key = NULL, *ca = NULL;
     odx_rpc_options o;
@@ -257,4 +258,18 @@ out:
 bad:
     fprintf(stderr, "omnidex serve: %s\n", odx_last_error());
     return 2;
+}
+
+/* omnidex serve: the global --data is passed on unless serve has its own. */
+int cmd_serve(const struct cli *g, int argc, char **argv)
+{
+    char *sv[256];
+    int sc = 0;
+    sv[sc++] = argv[0];
+    int has_data = 0;
+    for (int k = 1; k < argc; k++) if (!strcmp(argv[k], "--data") || !strncmp(argv[k], "--data=", 7)) has_data = 1;
+    if (!has_data) { sv[sc++] = "--data"; sv[sc++] = (char *)g->data; }
+    for (int k = 1; k < argc && sc < 255; k++) sv[sc++] = argv[k];
+    sv[sc] = NULL;
+    return serve_main(sc, sv);
 }
