@@ -126,7 +126,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/share/omnidex/models
 	install -m 755 $(B)/omnidex $(DESTDIR)$(PREFIX)/bin/omnidex
-	install -m 644 include/omnidex.h $(DESTDIR)$(PREFIX)/include/omnidex.h
+	install -m 644 include/omnidex.h include/omnidex_backend.h include/omnidex_rpc.h $(DESTDIR)$(PREFIX)/include/
 	@rm -f $(B)/libomnidex-full.a
 	@printf 'CREATE $(B)/libomnidex-full.a\nADDLIB $(LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
 	install -m 644 $(B)/libomnidex-full.a $(DESTDIR)$(PREFIX)/lib/libomnidex.a
@@ -140,7 +140,7 @@ install: all
 	@echo "installed omnidex $(PREFIX)/bin/omnidex (try: omnidex help)"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/omnidex $(DESTDIR)$(PREFIX)/include/omnidex.h \
+	rm -f $(DESTDIR)$(PREFIX)/bin/omnidex $(DESTDIR)$(PREFIX)/include/omnidex.h $(DESTDIR)$(PREFIX)/include/omnidex_backend.h $(DESTDIR)$(PREFIX)/include/omnidex_rpc.h \
 	  $(DESTDIR)$(PREFIX)/lib/libomnidex.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/omnidex
 

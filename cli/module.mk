@@ -1,4 +1,4 @@
-CLI_OBJS += $(B)/cli/collection.o $(B)/cli/data.o $(B)/cli/progress.o
+CLI_OBJS += $(B)/cli/common.o $(B)/cli/collection.o $(B)/cli/data.o $(B)/cli/progress.o
 TEST_SCRIPTS += tests/integration/core_cli.py
 TEST_SCRIPTS += tests/integration/core_ingest.py
 TEST_SCRIPTS += tests/integration/core_crash.py

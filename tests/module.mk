@@ -80,3 +80,4 @@ soak:
 	@OMNIDEX_SOAK_SECONDS=$(SOAK_SECONDS) OMNIDEX_SOAK_CLIENTS=$(SOAK_CLIENTS) OMNIDEX_TEST_TIMEOUT=$$(($(SOAK_SECONDS) + 600)) \
 	  nice tools/run-tests.sh build/san -- tests/integration/rel_soak.py
 .PRECIOUS: $(FUZZ_DIR)/obj/%.o
+TEST_SCRIPTS += tests/integration/arch_includes.py
