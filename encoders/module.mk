@@ -47,7 +47,8 @@ enc-bench: $(B)/enc-tool $(B)/audio-tool $(B)/video-tool $(B)/mesh-tool
 # 3D path (docs/modalities.md "3D"): mesh decoding (own PLY/OFF parsers,
 # libassimp for OBJ/STL/glTF), point sampling + grouping, multi-view depth
 # rendering, the point tower; mesh-tool is a thin program over it.
-LIB_SRCS += encoders/media/mesh.c encoders/media/points.c encoders/media/render.c \
+LIB_SRCS += encoders/media/mesh.c encoders/media/mesh_ply.c encoders/media/mesh_off.c \
+            encoders/media/mesh_stl.c encoders/media/mesh_assimp.c encoders/media/points.c encoders/media/render.c \
             encoders/models/point_tower.c
 TEST_SRCS += tests/unit/test_enc_mesh.c
 TEST_SCRIPTS += tests/integration/enc_point_parity.py tests/integration/enc_mesh_files.py
