@@ -119,7 +119,7 @@ void odx_db_close(odx_db *db)
         return;
     }
     odx_maint_stop(db);
-    odx_engine_spaces_close(db);
+    odx_encoders_close(db);
     odx_fetch_policy_free(&db->fetch);
     for (size_t i = 0; i < db->ncolls; i++) odx_coll_release(db->colls[i]);
     odx_free(db->colls);
