@@ -160,24 +160,29 @@ bench: all $(BENCH_TARGETS)
 clean:
 	rm -rf build/rel build/san
 
-# make install: the program, the embedded C API (one static archive holding
-# omnidex and the FAISS build it needs, with a pkg-config file listing the
-# Debian libraries to link) and the shipped spaces, which the installed
+# make install: the program, the embedded C API (omnidex.h, omnidex_embed.h;
+# each archive merged with the FAISS build it needs, with a pkg-config file
+# listing the Debian libraries to link: omnidex, omnidex-core) and the shipped spaces, which the installed
 # program finds on its default models path (omnidex models --help).
 PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_LIBS := -lgrpc -lgpr -lprotobuf-c $(filter-out $(FAISS_LIBS),$(LDLIBS))
+INSTALL_CORE_LIBS := $(filter-out $(FAISS_LIBS),$(CORE_LDLIBS))
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/share/omnidex/models
 	install -m 755 $(B)/omnidex $(DESTDIR)$(PREFIX)/bin/omnidex
-	install -m 644 include/omnidex.h $(DESTDIR)$(PREFIX)/include/omnidex.h
-	@rm -f $(B)/libomnidex-full.a
+	install -m 644 include/omnidex.h include/omnidex_embed.h $(DESTDIR)$(PREFIX)/include/
+	@rm -f $(B)/libomnidex-full.a $(B)/libomnidex-core-full.a
 	@printf 'CREATE $(B)/libomnidex-full.a\nADDLIB $(LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
+	@printf 'CREATE $(B)/libomnidex-core-full.a\nADDLIB $(CORE_LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
 	install -m 644 $(B)/libomnidex-full.a $(DESTDIR)$(PREFIX)/lib/libomnidex.a
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: omnidex\nDescription: multimodal retrieval database (embedded C API)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lomnidex\nLibs.private: -fopenmp %s\n' \
-	  '$(PREFIX)' "$$(sed -n 's/^#define OMNIDEX_VERSION_STRING "\(.*\)"/\1/p' include/omnidex.h)" '$(INSTALL_LIBS)' \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc
+	install -m 644 $(B)/libomnidex-core-full.a $(DESTDIR)$(PREFIX)/lib/libomnidex-core.a
+	@version="$$(sed -n 's/^#define OMNIDEX_VERSION_STRING "\(.*\)"/\1/p' include/omnidex.h)"; \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: omnidex\nDescription: multimodal retrieval database (embedded C API)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lomnidex\nLibs.private: -fopenmp %s\n' \
+	  '$(PREFIX)' "$$version" '$(INSTALL_LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc; \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: omnidex-core\nDescription: omnidex vector database without encoders (embedded C API, omnidex.h)\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lomnidex-core\nLibs.private: -fopenmp %s\n' \
+	  '$(PREFIX)' "$$version" '$(INSTALL_CORE_LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex-core.pc
 	@for d in models/*/; do \
 	  n=$$(basename $$d); rm -rf $(DESTDIR)$(PREFIX)/share/omnidex/models/$$n; \
 	  cp -R $$d $(DESTDIR)$(PREFIX)/share/omnidex/models/$$n; \
@@ -186,7 +191,9 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/omnidex $(DESTDIR)$(PREFIX)/include/omnidex.h \
-	  $(DESTDIR)$(PREFIX)/lib/libomnidex.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc
+	  $(DESTDIR)$(PREFIX)/include/omnidex_embed.h $(DESTDIR)$(PREFIX)/lib/libomnidex.a \
+	  $(DESTDIR)$(PREFIX)/lib/libomnidex-core.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex-core.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/omnidex
 
 -include $(LIB_OBJS:.o=.d) $(CORE_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(B)/cli/main.d $(TEST_BINS:=.d)

@@ -13,6 +13,7 @@
  * omni-tiny (128 dimensions): there a text payload and a text query must
  * fail with ODX_EUNSUPPORTED, and vectors must still go in and come out.
  * TAP lines: "ok - ..." / "not ok - ...". */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
