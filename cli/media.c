@@ -14,8 +14,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "common/util.h"
-#include "encoders/models/hub.h"
-#include "encoders/space.h"
+#include "omnidex_embed.h"
 
 #define MAX_FILE (256u << 20)
 
@@ -196,7 +195,7 @@ static int models_pull(const struct cli *g, int argc, char **argv)
         const char *slash = strrchr(repo, '/');
         name = slash ? slash + 1 : repo;
     }
-    if (!odx_model_file_name_ok(name)) return cli_fail("'%s' is not a usable space name (use --name)", name);
+    if (!odx_models_name_ok(name)) return cli_fail("'%s' is not a usable space name (use --name)", name);
     char dir[1024], dest[1400];
     odx_models_dir(dir, sizeof dir);
     snprintf(dest, sizeof dest, "%s/%s", dir, name);
@@ -208,9 +207,8 @@ static int models_pull(const struct cli *g, int argc, char **argv)
     mkdir(parent, 0755);
     struct pull_progress pp;
     memset(&pp, 0, sizeof pp);
-    odx_hub_opts o = {hub, rev, pull_progress_cb, &pp, 0};
     double t0 = odx_now_mono();
-    int rc = odx_hub_pull(repo, dest, &o);
+    int rc = odx_models_pull(repo, dest, hub, rev, pull_progress_cb, &pp);
     if (pp.file[0]) progress_end(&pp.pg);
     if (rc) return cli_fail_rc(rc, "models pull");
     odx_space *s;

@@ -24,18 +24,6 @@ TEST_SCRIPTS += tests/integration/enc_clip_parity.py tests/integration/enc_token
 TEST_SCRIPTS += tools/omni_tiny/check_c.py tests/integration/omni_demo.py
 LDLIBS += -ljpeg -lpng -lwebp -lgif -lunistring -lcurl -lcrypto
 
-# enc-tool: a thin program over the encoder API used by the parity tests and
-# the benchmark (embed token ids / pixel tensors / files, print vectors).
-PROGS += $(B)/enc-tool
-$(B)/enc-tool: $(B)/encoders/tools/enc_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
-
-# audio-tool: a thin program over the audio path (decode, fbank, embed) for
-# the audio parity test and bench/encoders/audio_bench.py.
-PROGS += $(B)/audio-tool
-$(B)/audio-tool: $(B)/encoders/tools/audio_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
-
 # Encoder throughput vs PyTorch; writes the "## Encoders" and "## Media
 # encoders (audio, video, 3D)" sections of bench/RESULTS.md.
 .PHONY: enc-bench
@@ -46,24 +34,19 @@ enc-bench: $(B)/enc-tool $(B)/audio-tool $(B)/video-tool $(B)/mesh-tool
 
 # 3D path (docs/modalities.md "3D"): mesh decoding (own PLY/OFF parsers,
 # libassimp for OBJ/STL/glTF), point sampling + grouping, multi-view depth
-# rendering, the point tower; mesh-tool is a thin program over it.
-LIB_SRCS += encoders/media/mesh.c encoders/media/points.c encoders/media/render.c \
+# rendering, the point tower (mesh-tool, tools/enc/, is a thin program over it).
+LIB_SRCS += encoders/media/mesh.c encoders/media/mesh_ply.c encoders/media/mesh_off.c \
+            encoders/media/mesh_stl.c encoders/media/mesh_assimp.c encoders/media/points.c encoders/media/render.c \
             encoders/models/point_tower.c
 TEST_SRCS += tests/unit/test_enc_mesh.c
 TEST_SCRIPTS += tests/integration/enc_point_parity.py tests/integration/enc_mesh_files.py
 LDLIBS += -lassimp
-PROGS += $(B)/mesh-tool
-$(B)/mesh-tool: $(B)/encoders/tools/mesh_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)
 
 # video path (docs/modalities.md "Video"): decoding from memory by libav*,
-# frame sampling, RGB conversion, audio track; video-tool is a thin program over it.
+# frame sampling, RGB conversion, audio track (video-tool, tools/enc/).
 LIB_SRCS += encoders/media/video.c
 # odx_media_sniff: the one format detection the CLI shares with the decoders
 LIB_SRCS += encoders/media/sniff.c
 TEST_SRCS += tests/unit/test_enc_video.c
 TEST_SCRIPTS += tests/integration/enc_video_files.py
 LDLIBS += -lavformat -lavcodec -lswscale -lswresample -lavutil
-PROGS += $(B)/video-tool
-$(B)/video-tool: $(B)/encoders/tools/video_tool.o $(B)/encoders/tools/tool_io.o $(B)/libomnidex.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libomnidex.a $(LDLIBS)

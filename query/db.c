@@ -92,7 +92,7 @@ void odx_engine_close(odx_engine *db)
 {
     if (!db) return;
     odx_maint_stop(db);
-    odx_engine_spaces_close(db);
+    odx_encoders_close(db);
     odx_fetch_policy_free(&db->fetch);
     for (size_t i = 0; i < db->ncolls; i++) odx_coll_release(db->colls[i]);
     odx_free(db->colls);

@@ -70,7 +70,7 @@ struct odx_engine {
     struct odx_wreq *qhead, *qtail;
     int leader;
     uint64_t stat_requests, stat_txns; /* under qmu */
-    /* embedding spaces, opened on first use (embed.c) */
+    /* embedding spaces, opened on first use (embed_space.c) */
     pthread_mutex_t spmu;
     struct odx_space *spaces[16];
     char space_names[16][129];
@@ -196,12 +196,26 @@ int odx_coll_gpu_search(odx_coll *c, size_t nq, const float *q, int k, int nprob
                         float *dist, uint64_t *seqs);
 void odx_coll_gpu_free(odx_coll *c);
 
-/* Embedding payloads through a collection's space (embed.c). */
+/* Embedding payloads through a collection's space (embed.c): the
+ * collection's own checks, then the encoders. */
 int odx_engine_embed(odx_engine *db, const char *coll, const char *space, int dim, odx_modality m, const void *data,
                      size_t len, const char *uri, float *out);
 /* Checks that a space exists and embeds into dim dimensions. */
 int odx_engine_space_check(odx_engine *db, const char *space, int dim);
-void odx_engine_spaces_close(odx_engine *db);
+
+/* The encoders, as the engine reaches them: these few functions are all the
+ * core needs from the encoder side (docs/core.md "Library split"). They are
+ * chosen at link time: query/embed_space.c (spaces from encoders/, media by
+ * URL through fetch.c) in libomnidex.a; query/embed_none.c, which answers
+ * ODX_EUNSUPPORTED, in the vector-only libomnidex-core.a. */
+/* Embeds one payload (bytes, or uri fetched under db->fetch) with space into
+ * out (dim floats); the caller has checked space and payload are given. */
+int odx_encoders_embed(odx_engine *db, const char *coll, const char *space, int dim, odx_modality m,
+                       const void *data, size_t len, const char *uri, float *out);
+/* Dimension and modality mask of space (either out pointer may be NULL). */
+int odx_encoders_space_info(odx_engine *db, const char *space, int *dim, unsigned *modalities);
+/* Releases the spaces db opened (at odx_db_close). */
+void odx_encoders_close(odx_engine *db);
 
 /* Write path (write.c). */
 int odx_write_upsert(odx_engine *db, odx_coll *c, const odx_batch *b);

@@ -1,4 +1,6 @@
-/* Media payloads by URL under an SSRF policy (see fetch.h). */
+/* Media payloads by URL under an SSRF policy (see fetch.h). libcurl is
+ * needed here, so this file is built into libomnidex.a only, with the
+ * encoders it fetches for; the policy itself (fetch_policy.c) is core. */
 #include "query/fetch.h"
 
 #include <arpa/inet.h>
@@ -19,32 +21,6 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
-
-void odx_fetch_policy_init(odx_fetch_policy *p)
-{
-    memset(p, 0, sizeof *p);
-    p->max_bytes = ODX_FETCH_DEFAULT_MAX_BYTES;
-    p->timeout_ms = ODX_FETCH_DEFAULT_TIMEOUT_MS;
-    p->max_redirects = 5;
-}
-
-void odx_fetch_policy_free(odx_fetch_policy *p)
-{
-    for (int i = 0; i < p->nroots; i++) odx_free(p->roots[i]);
-    p->nroots = 0;
-}
-
-int odx_fetch_policy_add_root(odx_fetch_policy *p, const char *dir)
-{
-    if (p->nroots >= ODX_FETCH_MAX_ROOTS) return odx_error(ODX_ELIMIT, "at most %d file roots", ODX_FETCH_MAX_ROOTS);
-    char real[PATH_MAX];
-    struct stat sb;
-    if (!realpath(dir, real) || stat(real, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return odx_error(ODX_EINVAL, "file root '%.200s' is not an existing directory", dir);
-    if (!(p->roots[p->nroots] = odx_strdup(real))) return odx_error(ODX_ENOMEM, "out of memory");
-    p->nroots++;
-    return 0;
-}
 
 /* ---- address classes ---------------------------------------------------- */
 

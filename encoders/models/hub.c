@@ -15,6 +15,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "omnidex_embed.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -290,4 +291,16 @@ int odx_hub_pull(const char *repo, const char *dest, const odx_hub_opts *opts)
     }
     curl_easy_cleanup(c);
     return rc;
+}
+
+/* ---- the public API (omnidex_embed.h) ------------------------------------ */
+
+int odx_models_name_ok(const char *name) { return name && odx_model_file_name_ok(name); }
+
+int odx_models_pull(const char *repo, const char *dest, const char *hub, const char *revision,
+                    odx_models_progress progress, void *ud)
+{
+    if (!repo || !dest) return odx_error(ODX_EINVAL, "NULL argument");
+    odx_hub_opts o = {hub, revision, progress, ud, 0};
+    return odx_hub_pull(repo, dest, &o);
 }

@@ -30,7 +30,7 @@
 #include "encoders/media/audio.h"
 #include "encoders/media/fbank.h"
 #include "encoders/models/audio_tower.h"
-#include "encoders/tools/tool_io.h"
+#include "tools/enc/tool_io.h"
 #include "encoders/runtime/arena.h"
 #include "encoders/runtime/safetensors.h"
 

@@ -24,7 +24,7 @@
 #include "encoders/media/video.h"
 #include "encoders/models/clip.h"
 #include "omnidex.h"
-#include "encoders/tools/tool_io.h"
+#include "tools/enc/tool_io.h"
 
 /* Parses the trailing --options from argv[from..]. */
 static void parse_opts(int argc, char **argv, int from, odx_video_opts *o)

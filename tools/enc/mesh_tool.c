@@ -28,7 +28,7 @@
 #include "encoders/media/points.h"
 #include "encoders/media/render.h"
 #include "encoders/models/point_tower.h"
-#include "encoders/tools/tool_io.h"
+#include "tools/enc/tool_io.h"
 
 static float *read_f32(const char *path, size_t want)
 {

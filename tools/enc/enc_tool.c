@@ -28,7 +28,7 @@
 #include "encoders/models/hub.h"
 #include "encoders/space.h"
 #include "encoders/tokenizer/clip_bpe.h"
-#include "encoders/tools/tool_io.h"
+#include "tools/enc/tool_io.h"
 
 static long arg_long(const char *s, long lo, long hi)
 {

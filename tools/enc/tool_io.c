@@ -1,5 +1,5 @@
 /* Shared helpers of the encoder tools (tool_io.h). */
-#include "encoders/tools/tool_io.h"
+#include "tools/enc/tool_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
