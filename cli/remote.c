@@ -425,7 +425,7 @@ static int r_embed(void *ctx, const char *space, odx_modality m, const void *dat
     int rc = odx_rpc_embed(ctx, &req, &resp);
     odx_free(text);
     if (rc) return rc;
-    if (!resp->vector || !resp->vector->n_values || resp->vector->n_values > 65536) {
+    if (!resp->vector || !resp->vector->n_values || resp->vector->n_values > ODX_MAX_DIM) {
         odx_rpc_free(&resp->base);
         return odx_error(ODX_EINTERNAL, "server sent no vector");
     }

@@ -255,8 +255,8 @@ static int parse_space_json(odx_space *s, const char *dir, const char *json, siz
     int n = rel[0] == '/' ? snprintf(model_dir, cap, "%s", rel) : snprintf(model_dir, cap, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= cap) { rc = odx_error(ODX_EINVAL, "space.json: model path too long"); goto out; }
     const cJSON *dim = cJSON_GetObjectItemCaseSensitive(root, "dim");
-    if (dim && (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= 65536))) {
-        rc = odx_error(ODX_EINVAL, "space.json: dim must be a number in [1, 65536]");
+    if (dim && (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= ODX_MAX_DIM))) {
+        rc = odx_error(ODX_EINVAL, "space.json: dim must be a number in [1, %d]", ODX_MAX_DIM);
         goto out;
     }
     s->dim = dim ? (int)dim->valuedouble : -1;

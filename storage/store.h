@@ -13,13 +13,11 @@
 
 #include "common/bitmap.h"
 #include "common/filter.h"
+#include "common/limits.h"
 #include "common/meta.h"
 #include "omnidex.h"
 
 #define ODX_FORMAT_VERSION 2 /* 2: seq map values carry the modality */
-#define ODX_MAX_COLLECTIONS 1000
-#define ODX_MAX_ID_LEN 256
-#define ODX_MAX_SOURCE_LEN 4096
 
 /* Internal status: the LMDB map is full; the caller grows it and retries. */
 #define ODX_EMAPFULL (-30999)
