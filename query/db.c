@@ -51,7 +51,7 @@ static odx_coll *coll_new(const char *name, const odx_coll_desc *d, const odx_co
     snprintf(c->name, sizeof c->name, "%s", name);
     c->desc = *d;
     c->dbis = *dbis;
-    c->per_block = odx_vec_per_block(d->dim, psize);
+    c->per_block = odx_vstore_per_block(d->dim, psize);
     pthread_rwlock_init(&c->ilock, NULL);
     pthread_mutex_init(&c->mmu, NULL);
     atomic_init(&c->refs, 1); /* the registry's reference */

@@ -208,7 +208,7 @@ int odx_get(odx_db *db, const char *collection, const char *id, odx_record **out
     size_t used;
     if ((rc = odx_meta_decode(rec.meta, rec.meta_len, &used, r->meta))) goto out;
     const float *v;
-    rc = odx_vec_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v);
+    rc = odx_vstore_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v);
     if (rc == ODX_ENOTFOUND) rc = odx_error(ODX_ECORRUPT, "item '%s' has no stored vector", id);
     if (rc) goto out;
     r->dim = c->desc.dim;

@@ -292,7 +292,7 @@ static int exact_search(MDB_txn *txn, odx_coll *c, const odx_bitmap *cand, const
         tk[i].lower_better = c->desc.metric == ODX_METRIC_L2;
     }
     struct exact_ctx e = {cand, q, nq, (size_t)c->desc.dim, c->desc.metric == ODX_METRIC_L2, tk};
-    if ((rc = odx_vec_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, exact_block, &e))) goto out;
+    if ((rc = odx_vstore_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, exact_block, &e))) goto out;
     for (size_t i = 0; i < nq; i++) {
         size_t got = topk_drain(&tk[i], dist + i * k, seqs + i * k);
         for (size_t j = got; j < (size_t)k; j++) seqs[i * k + j] = UINT64_MAX;
