@@ -631,7 +631,7 @@ static grpc_status_code stats(rpc_call *c, const ProtobufCMessage *m, ProtobufCM
 #define M(name, kind, req, fn, onmsg, onend, onfree)                                                 \
     {"/omnidex.v1.Omnidex/" name, kind, 0, &omnidex__v1__##req##__descriptor, fn, onmsg, onend, onfree}
 
-const rpc_method odx_rpc_omnidex_methods[] = {
+const rpc_method rpc_omnidex_methods[] = {
     M("CreateCollection", RPC_UNARY, create_collection_request, create_collection, NULL, NULL, NULL),
     M("DropCollection", RPC_UNARY, drop_collection_request, drop_collection, NULL, NULL, NULL),
     M("ListCollections", RPC_UNARY, list_collections_request, list_collections, NULL, NULL, NULL),
@@ -646,4 +646,4 @@ const rpc_method odx_rpc_omnidex_methods[] = {
     M("ListModels", RPC_UNARY, list_models_request, list_models, NULL, NULL, NULL),
     M("Stats", RPC_UNARY, stats_request, stats, NULL, NULL, NULL),
 };
-const size_t odx_rpc_omnidex_method_count = sizeof odx_rpc_omnidex_methods / sizeof odx_rpc_omnidex_methods[0];
+const size_t rpc_omnidex_method_count = sizeof rpc_omnidex_methods / sizeof rpc_omnidex_methods[0];

@@ -20,7 +20,7 @@ static void pb_free(void *data, void *p)
     odx_free(p);
 }
 
-ProtobufCAllocator odx_rpc_allocator = {pb_alloc, pb_free, NULL};
+ProtobufCAllocator rpc_allocator = {pb_alloc, pb_free, NULL};
 
 static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 {
@@ -84,8 +84,7 @@ static int depth_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
     return 0;
 }
 
-int odx_rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-                          int max_depth)
+int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int max_depth)
 {
     return depth_walk(d, p, len, 1, max_depth);
 }
