@@ -97,6 +97,9 @@ extern ProtobufCAllocator rpc_allocator;
  * string; malformed bytes return 0 and are left for protobuf-c to reject. */
 int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int max_depth);
 #define RPC_MAX_WIRE_DEPTH 160
+/* Reads the protobuf varint at p[*pos] (len bytes in all) and advances *pos;
+ * -1 when it is truncated or longer than 10 bytes. */
+int rpc_wire_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out);
 
 /* Method tables of each service (handlers.c, health.c, reflection.c). */
 extern const rpc_method rpc_omnidex_methods[];

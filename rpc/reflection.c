@@ -40,20 +40,6 @@ static struct {
 static int nsymbols;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static int varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int sh = 0; sh < 64 && *pos < len; sh += 7) {
-        uint8_t b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << sh;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Calls fn for each length-delimited field of a message; -1 if malformed. */
 static int each_bytes_field(const uint8_t *p, size_t len,
                             void (*fn)(void *ctx, unsigned num, const uint8_t *v, size_t vlen), void *ctx)
@@ -61,10 +47,10 @@ static int each_bytes_field(const uint8_t *p, size_t len,
     size_t pos = 0;
     while (pos < len) {
         uint64_t key, v;
-        if (varint(p, len, &pos, &key)) return -1;
+        if (rpc_wire_varint(p, len, &pos, &key)) return -1;
         switch (key & 7) {
         case 0:
-            if (varint(p, len, &pos, &v)) return -1;
+            if (rpc_wire_varint(p, len, &pos, &v)) return -1;
             break;
         case 1:
             if (len - pos < 8) return -1;
@@ -75,7 +61,7 @@ static int each_bytes_field(const uint8_t *p, size_t len,
             pos += 4;
             break;
         case 2:
-            if (varint(p, len, &pos, &v) || v > len - pos) return -1;
+            if (rpc_wire_varint(p, len, &pos, &v) || v > len - pos) return -1;
             fn(ctx, (unsigned)(key >> 3), p + pos, (size_t)v);
             pos += (size_t)v;
             break;
