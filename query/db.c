@@ -12,22 +12,9 @@
 #include "common/util.h"
 #include "query/engine.h"
 
-static int name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > ODX_MAX_NAME_LEN) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.'))
-            return 0;
-    }
-    return name[0] != '.';
-}
-
 static int check_name(const char *name)
 {
-    if (!name_valid(name))
+    if (!odx_name_valid(name, name ? strlen(name) : 0, ODX_MAX_NAME_LEN, ODX_NAME_NO_LEADING_DOT))
         return odx_error(ODX_EINVAL, "invalid collection name '%.80s' (1-%d chars of A-Z a-z 0-9 _ - ., not starting with '.')",
                          name ? name : "(null)", ODX_MAX_NAME_LEN);
     return 0;
