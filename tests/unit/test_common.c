@@ -157,6 +157,16 @@ static void test_filter_builders(void)
     CHECK(odx_filter_cmp_int("f", (odx_filter_op)99, 1, &bad) == ODX_EFILTER, "bad op accepted");
 }
 
+static void test_names(void)
+{
+    CHECK(odx_name_valid("a.b-c_9", 7, 7, ODX_NAME_NO_LEADING_DOT), "a name at its length limit");
+    CHECK(!odx_name_valid("a.b-c_9", 7, 6, 0), "one byte over the limit");
+    CHECK(!odx_name_valid("", 0, 8, 0) && !odx_name_valid(NULL, 0, 8, 0), "empty and NULL");
+    CHECK(odx_name_valid(".x", 2, 8, 0) && !odx_name_valid(".x", 2, 8, ODX_NAME_NO_LEADING_DOT), "leading dot by flag");
+    CHECK(!odx_name_valid("a/b", 3, 8, 0) && !odx_name_valid("a b", 3, 8, 0), "outside [A-Za-z0-9_.-]");
+    CHECK(!odx_name_valid("ab\0c", 4, 8, 0), "a NUL inside the length");
+}
+
 static void test_read_file(void)
 {
     char dir[] = "/tmp/odx_read_file_XXXXXX", path[64], fifo[64], miss[64];
@@ -208,6 +218,7 @@ int main(void)
     RUN(test_filter_parse);
     RUN(test_filter_errors);
     RUN(test_filter_builders);
+    RUN(test_names);
     RUN(test_read_file);
     RUN(test_alloc_failure);
     TEST_EXIT();
