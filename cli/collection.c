@@ -36,7 +36,7 @@ static int create(const struct cli *g, int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--dim") && v) { if (cli_parse_int(v, 1, 65536, &dim)) return cli_usage("collection", "--dim must be 1..65536, got '%s'", v); i++; }
+        if (!strcmp(a, "--dim") && v) { if (cli_parse_int(v, 1, ODX_MAX_DIM, &dim)) return cli_usage("collection", "--dim must be 1..%d, got '%s'", ODX_MAX_DIM, v); i++; }
         else if (!strcmp(a, "--metric") && v) { metric_s = v; i++; }
         else if (!strcmp(a, "--index") && v) { index = v; i++; }
         else if (!strcmp(a, "--space") && v) { space = v; i++; }

@@ -23,7 +23,7 @@ static int fvecs_next(FILE *f, const char *path, long rec, float **buf, int *dim
     size_t got = fread(&d, 1, 4, f);
     if (got == 0 && feof(f)) return 0;
     if (got != 4) { cli_fail("%s: vector %ld: truncated dimension field", path, rec); return -1; }
-    if (d < 1 || d > 65536) { cli_fail("%s: vector %ld: dimension %d out of range (is this an fvecs file?)", path, rec, d); return -1; }
+    if (d < 1 || d > ODX_MAX_DIM) { cli_fail("%s: vector %ld: dimension %d out of range (is this an fvecs file?)", path, rec, d); return -1; }
     if (*dim && d != *dim) { cli_fail("%s: vector %ld has dimension %d, earlier ones %d", path, rec, d, *dim); return -1; }
     if (!*dim) {
         *buf = odx_malloc((size_t)d * sizeof(float));
@@ -78,7 +78,7 @@ static int jsonl_item(const char *path, long lineno, const char *line, size_t le
     }
     if (!cJSON_IsArray(v)) { cli_fail("%s:%ld: \"vector\" must be an array of numbers", path, lineno); goto out; }
     int dim = cJSON_GetArraySize(v);
-    if (dim < 1 || dim > 65536) { cli_fail("%s:%ld: vector of %d numbers", path, lineno, dim); goto out; }
+    if (dim < 1 || dim > ODX_MAX_DIM) { cli_fail("%s:%ld: vector of %d numbers", path, lineno, dim); goto out; }
     if ((size_t)dim > *veccap) {
         float *nv = odx_realloc(*vec, (size_t)dim * sizeof(float));
         if (!nv) { cli_fail("out of memory"); goto out; }
@@ -152,7 +152,7 @@ int cmd_put(const struct cli *g, int argc, char **argv)
     if (fvecs && f != stdin) {
         /* Size the progress bar from the first record's dimension. */
         int32_t d;
-        if (fread(&d, 1, 4, f) == 4 && d > 0 && d <= 65536) {
+        if (fread(&d, 1, 4, f) == 4 && d > 0 && d <= ODX_MAX_DIM) {
             fseek(f, 0, SEEK_END);
             total = ftell(f) / (4 + 4LL * d);
         }
@@ -256,7 +256,7 @@ static int parse_vector(const char *s, float **out, int *dim)
         while (*p == ' ') p++;
         if (*p == ',') p++;
         else if (*p) { odx_free(v); return -1; }
-        if (n > 65536) { odx_free(v); return -1; }
+        if (n > ODX_MAX_DIM) { odx_free(v); return -1; }
     }
     if (!n) { odx_free(v); return -1; }
     *out = v;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/util.h"
 #include "omnidex_embed.h"
 
@@ -20,29 +21,9 @@
 
 int cli_read_file(const char *path, void **data, size_t *len)
 {
-    /* O_NONBLOCK: opening a named pipe must not wait for a writer; it is
-     * then refused as not a regular file. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return cli_fail("cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) { close(fd); return cli_fail("%s is not a regular file", path); }
-    if ((unsigned long long)sb.st_size > MAX_FILE) {
-        close(fd);
-        return cli_fail("%s: %lld bytes, over the %u MiB limit", path, (long long)sb.st_size, MAX_FILE >> 20);
-    }
-    size_t n = (size_t)sb.st_size, got = 0;
-    char *b = odx_malloc(n + 1);
-    if (!b) { close(fd); return cli_fail("out of memory reading %s", path); }
-    while (got < n) {
-        ssize_t r = read(fd, b + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { close(fd); odx_free(b); return cli_fail("cannot read %s%s%s", path, r ? ": " : " (it shrank)", r ? strerror(errno) : ""); }
-        got += (size_t)r;
-    }
-    close(fd);
-    b[n] = 0;
+    char *b;
+    if (odx_read_file(path, MAX_FILE, &b, len)) return cli_fail("%s", odx_last_error());
     *data = b;
-    *len = n;
     return 0;
 }
 

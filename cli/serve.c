@@ -18,6 +18,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "cli/cli.h"
 #include "omnidex_rpc.h"
@@ -52,26 +53,11 @@ static const char usage[] =
     "  --fetch-max-mb N       largest media body fetched (default 256)\n"
     "  --fetch-timeout-s N    time limit of one fetch (default 30)\n";
 
-/* Reads a whole small file into a NUL-terminated string. */
+/* Reads a whole small file (a token, a PEM) into a NUL-terminated string. */
 static int read_file(const char *path, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(ODX_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
-    char *buf = odx_malloc(MAX_FILE_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return odx_error(ODX_ENOMEM, "out of memory");
-    }
-    size_t n = fread(buf, 1, MAX_FILE_BYTES + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || n > MAX_FILE_BYTES) {
-        odx_free(buf);
-        return odx_error(ODX_EINVAL, "'%s': %s", path, err ? "read error" : "larger than 1 MiB");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
+    size_t len;
+    return odx_read_file(path, MAX_FILE_BYTES, out, &len);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)

@@ -366,7 +366,7 @@ static int parse_value(struct parser *p, struct odx_value *v)
         char buf[ODX_META_MAX_STRING + 8];
         size_t n = 0;
         while (s[p->pos] && s[p->pos] != q) {
-            if (n + 4 > ODX_META_MAX_STRING) return perr(p, "string longer than 400 bytes");
+            if (n + 4 > ODX_META_MAX_STRING) return perr(p, "string longer than " ODX_STR(ODX_META_MAX_STRING) " bytes");
             char c = s[p->pos++];
             if (c != '\\') { buf[n++] = c; continue; }
             c = s[p->pos++];
@@ -442,7 +442,7 @@ static int parse_primary(struct parser *p, odx_filter **out)
     skip_ws(p);
     if (p->s[p->pos] == '(') {
         p->pos++;
-        if (++p->depth > ODX_FILTER_MAX_DEPTH) return perr(p, "filter nested deeper than 64");
+        if (++p->depth > ODX_FILTER_MAX_DEPTH) return perr(p, "filter nested deeper than " ODX_STR(ODX_FILTER_MAX_DEPTH));
         rc = parse_or(p, out);
         p->depth--;
         if (rc) return rc;
@@ -509,7 +509,7 @@ static int parse_primary(struct parser *p, odx_filter **out)
 static int parse_unary(struct parser *p, odx_filter **out)
 {
     if (keyword(p, "NOT")) {
-        if (++p->depth > ODX_FILTER_MAX_DEPTH) return perr(p, "filter nested deeper than 64");
+        if (++p->depth > ODX_FILTER_MAX_DEPTH) return perr(p, "filter nested deeper than " ODX_STR(ODX_FILTER_MAX_DEPTH));
         odx_filter *a;
         int rc = parse_unary(p, &a);
         p->depth--;
@@ -556,7 +556,7 @@ static int parse_or(struct parser *p, odx_filter **out) { return parse_chain(p, 
 int odx_filter_parse(const char *expr, odx_filter **out)
 {
     if (!expr) return odx_error(ODX_EFILTER, "filter: empty");
-    if (strlen(expr) > 65536) return odx_error(ODX_EFILTER, "filter longer than 64 KiB");
+    if (strlen(expr) > ODX_FILTER_MAX_LEN) return odx_error(ODX_EFILTER, "filter longer than %d bytes", ODX_FILTER_MAX_LEN);
     struct parser p = {expr, 0, 0, 0};
     skip_ws(&p);
     if (!expr[p.pos]) return odx_error(ODX_EFILTER, "filter: empty");

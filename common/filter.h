@@ -9,10 +9,6 @@
 #include "common/meta.h"
 #include "omnidex.h"
 
-#define ODX_FILTER_MAX_DEPTH 64
-#define ODX_FILTER_MAX_NODES 4096
-#define ODX_FILTER_MAX_SET 4096
-
 enum odx_filter_kind { ODX_FK_CMP = 1, ODX_FK_IN, ODX_FK_AND, ODX_FK_OR, ODX_FK_NOT };
 
 

@@ -42,14 +42,7 @@ void odx_meta_free(odx_meta *m)
 
 int odx_meta_key_valid(const char *key, size_t len)
 {
-    if (len == 0 || len > ODX_META_MAX_KEY) return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = key[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return odx_name_valid(key, len, ODX_META_MAX_KEY, 0);
 }
 
 long odx_meta_find(const odx_meta *m, const char *key)

@@ -5,11 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "omnidex.h"
-
-#define ODX_META_MAX_KEY 64
-#define ODX_META_MAX_STRING 400
-#define ODX_META_MAX_FIELDS 256
 
 /* A typed value: metadata values and filter literals alike. */
 struct odx_value {

@@ -17,6 +17,15 @@ double odx_now_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int odx_name_valid(const char *s, size_t len, size_t max, unsigned flags)
+{
+    if (!s || len == 0 || len > max) return 0;
+    if ((flags & ODX_NAME_NO_LEADING_DOT) && s[0] == '.') return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!odx_name_char(s[i])) return 0;
+    return 1;
+}
+
 int odx_utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -13,6 +13,8 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
+#include "common/util.h"
 #include "encoders/media/audio.h"
 #include "encoders/media/mesh.h"
 #include "encoders/media/render.h"
@@ -125,18 +127,6 @@ int odx_models_path_next(const char **cursor, char *dir, size_t cap)
     return 0;
 }
 
-static int valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 128 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
 void odx_space_close(odx_space *s)
 {
     if (!s) return;
@@ -146,21 +136,6 @@ void odx_space_close(odx_space *s)
     if (s->lock_init) pthread_mutex_destroy(&s->lock);
     odx_clip_close(s->clip);
     odx_free(s);
-}
-
-static int read_small(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? ODX_ENOTFOUND : odx_error(ODX_EIO, "%s: %s", path, strerror(errno));
-    char *buf = odx_malloc(SPACE_JSON_MAX);
-    if (!buf) { fclose(f); return odx_error(ODX_ENOMEM, "out of memory"); }
-    size_t n = fread(buf, 1, SPACE_JSON_MAX, f);
-    int big = n == SPACE_JSON_MAX;
-    fclose(f);
-    if (big) { odx_free(buf); return odx_error(ODX_EINVAL, "%s: over %u bytes", path, SPACE_JSON_MAX); }
-    *out = buf;
-    *len = n;
-    return 0;
 }
 
 static const char *base_name(const char *dir, char *buf, size_t cap)
@@ -231,7 +206,11 @@ static int parse_space_json(odx_space *s, const char *dir, const char *json, siz
     }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (name) {
-        if (!cJSON_IsString(name) || !valid_name(name->valuestring)) { rc = odx_error(ODX_EINVAL, "space.json: bad name"); goto out; }
+        if (!cJSON_IsString(name) || !odx_name_valid(name->valuestring, strlen(name->valuestring), ODX_MAX_NAME_LEN,
+                                                     ODX_NAME_NO_LEADING_DOT)) {
+            rc = odx_error(ODX_EINVAL, "space.json: bad name");
+            goto out;
+        }
         snprintf(s->name, sizeof s->name, "%s", name->valuestring);
     }
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(root, "modalities");
@@ -255,8 +234,8 @@ static int parse_space_json(odx_space *s, const char *dir, const char *json, siz
     int n = rel[0] == '/' ? snprintf(model_dir, cap, "%s", rel) : snprintf(model_dir, cap, "%s/%s", dir, rel);
     if (n < 0 || (size_t)n >= cap) { rc = odx_error(ODX_EINVAL, "space.json: model path too long"); goto out; }
     const cJSON *dim = cJSON_GetObjectItemCaseSensitive(root, "dim");
-    if (dim && (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= 65536))) {
-        rc = odx_error(ODX_EINVAL, "space.json: dim must be a number in [1, 65536]");
+    if (dim && (!cJSON_IsNumber(dim) || !(dim->valuedouble >= 1 && dim->valuedouble <= ODX_MAX_DIM))) {
+        rc = odx_error(ODX_EINVAL, "space.json: dim must be a number in [1, %d]", ODX_MAX_DIM);
         goto out;
     }
     s->dim = dim ? (int)dim->valuedouble : -1;
@@ -277,7 +256,7 @@ static int open_extra_towers(odx_space *s, const char *model_dir)
     char path[4200], *json = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/config.json", model_dir);
-    int rc = read_small(path, &json, &len);
+    int rc = odx_read_file(path, SPACE_JSON_MAX, &json, &len);
     if (rc) return rc == ODX_ENOTFOUND ? 0 : rc;
     cJSON *root = cJSON_ParseWithLength(json, len);
     odx_free(json);
@@ -315,7 +294,7 @@ int odx_space_open(const char *dir, odx_space **out)
     if (n < 0 || (size_t)n >= sizeof path) { odx_free(s); return odx_error(ODX_EINVAL, "space path too long"); }
     char *json = NULL;
     size_t len = 0;
-    rc = read_small(path, &json, &len);
+    rc = odx_read_file(path, SPACE_JSON_MAX, &json, &len);
     if (rc == 0) {
         rc = parse_space_json(s, dir, json, len, model_dir, sizeof model_dir);
         odx_free(json);
@@ -360,7 +339,8 @@ int odx_space_open(const char *dir, odx_space **out)
 
 int odx_space_open_name(const char *name, odx_space **out)
 {
-    if (!valid_name(name)) return odx_error(ODX_EINVAL, "bad space name '%.64s'", name);
+    if (!odx_name_valid(name, name ? strlen(name) : 0, ODX_MAX_NAME_LEN, ODX_NAME_NO_LEADING_DOT))
+        return odx_error(ODX_EINVAL, "bad space name '%.64s'", name ? name : "(null)");
     char mpath[8192], dir[4096], path[4096 + 130];
     int rc = odx_models_path(mpath, sizeof mpath);
     if (rc) return rc;

@@ -38,6 +38,20 @@ extern "C" {
 /* The library's version string, e.g. "0.1.0". */
 const char *odx_version(void);
 
+/* ---- limits ------------------------------------------------------------ */
+
+/* The limits a caller must respect, checked once by the engine (exceeding
+ * one is ODX_EINVAL, or ODX_ELIMIT for a count of things) and mapped by every
+ * adapter: over gRPC INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for
+ * ODX_MAX_QUERY_PARTS. Internal limits are in common/limits.h. */
+#define ODX_MAX_DIM 65536          /* vector dimension: 1..ODX_MAX_DIM */
+#define ODX_MAX_K 1024             /* hits per query: 1..ODX_MAX_K */
+#define ODX_MAX_EF_SEARCH 65536    /* HNSW efSearch: 0 (index default)..this */
+#define ODX_MAX_NPROBE (1 << 20)   /* IVF nprobe: 0 (index default)..this */
+#define ODX_MAX_QUERY_PARTS 16     /* weighted parts of one odx_query */
+#define ODX_MAX_NAME_LEN 128       /* bytes of a collection name */
+#define ODX_MAX_ID_LEN 256         /* bytes of an item id */
+
 /* ---- status codes ------------------------------------------------------ */
 
 enum odx_status {
@@ -129,12 +143,13 @@ int odx_db_set_option(odx_db *db, const char *name, const char *value);
 
 /* ---- collections ------------------------------------------------------- */
 
-/* Creates a collection of vectors of dimension dim (1..65536; 0 with a space
+/* Creates a collection of vectors of dimension dim (1..ODX_MAX_DIM; 0 with a space
  * takes the space's dimension, and any other dim must equal it).
  * index_spec: a FAISS factory string ("Flat", "HNSW32,Flat", "IVF1024,Flat",
  * "IVF1024,PQ32np", "SQ8", ...) or "auto"/NULL (Flat below 50k vectors, HNSW
  * above). space: the embedding space the collection is bound to, or NULL for
- * a plain vector collection. Names: 1..128 chars of [A-Za-z0-9_.-]. */
+ * a plain vector collection. Names: 1..ODX_MAX_NAME_LEN chars of [A-Za-z0-9_.-],
+ * not starting with '.'. */
 int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metric,
                           const char *index_spec, const char *space);
 /* Drops a collection, its records and its index files. */
@@ -214,7 +229,7 @@ void odx_batch_free(odx_batch *b);
 void odx_batch_clear(odx_batch *b);
 size_t odx_batch_size(const odx_batch *b);
 /* Adds an item with a vector payload. The vector and metadata are copied;
- * meta and source may be NULL. Ids: 1..256 bytes, any bytes but NUL. The
+ * meta and source may be NULL. Ids: 1..ODX_MAX_ID_LEN bytes, any bytes but NUL. The
  * dimension, NaN/Inf and the id are checked here and again at upsert. */
 int odx_batch_add(odx_batch *b, const char *id, const float *vec, int dim,
                   const odx_meta *meta, odx_modality modality, const char *source);
@@ -289,14 +304,12 @@ int odx_filter_to_string(const odx_filter *f, char **out);
 
 /* ---- search ------------------------------------------------------------ */
 
-#define ODX_MAX_K 1024
-
 typedef struct odx_search_params odx_search_params;
 int odx_search_params_new(odx_search_params **out);
 void odx_search_params_free(odx_search_params *p);
-int odx_search_params_set_k(odx_search_params *p, int k);               /* 1..1024, default 10 */
-int odx_search_params_set_ef_search(odx_search_params *p, int ef);      /* HNSW, 0 = index default */
-int odx_search_params_set_nprobe(odx_search_params *p, int nprobe);     /* IVF, 0 = index default */
+int odx_search_params_set_k(odx_search_params *p, int k);               /* 1..ODX_MAX_K, default 10 */
+int odx_search_params_set_ef_search(odx_search_params *p, int ef);      /* HNSW, 0 = index default, ..ODX_MAX_EF_SEARCH */
+int odx_search_params_set_nprobe(odx_search_params *p, int nprobe);     /* IVF, 0 = index default, ..ODX_MAX_NPROBE */
 /* The filter is borrowed: it must outlive the params' use. NULL clears it. */
 int odx_search_params_set_filter(odx_search_params *p, const odx_filter *f);
 /* Restricts hits to items of the modalities in mask (bit 1<<modality);
@@ -330,7 +343,9 @@ const odx_meta *odx_results_meta(const odx_results *r, size_t q, size_t i);
 
 /* A query of weighted parts: vectors, existing item ids, text or media.
  * Parts are embedded in the collection's space, weighted, summed and
- * renormalised (cosine) into one query vector. */
+ * renormalised (cosine) into one query vector. At most ODX_MAX_QUERY_PARTS
+ * parts: the next add returns ODX_ELIMIT. (16: each text or media part is a
+ * forward pass of an encoder, and the gRPC API has always allowed 16.) */
 typedef struct odx_query odx_query;
 int odx_query_new(odx_query **out);
 void odx_query_free(odx_query *q);

@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/util.h"
 #include "query/engine.h"
 
@@ -32,14 +33,16 @@ int odx_search_params_set_k(odx_search_params *p, int k)
 
 int odx_search_params_set_ef_search(odx_search_params *p, int ef)
 {
-    if (ef < 0 || ef > 65536) return odx_error(ODX_EINVAL, "efSearch = %d out of range (0..65536)", ef);
+    if (ef < 0 || ef > ODX_MAX_EF_SEARCH)
+        return odx_error(ODX_EINVAL, "efSearch = %d out of range (0..%d)", ef, ODX_MAX_EF_SEARCH);
     p->ef = ef;
     return 0;
 }
 
 int odx_search_params_set_nprobe(odx_search_params *p, int nprobe)
 {
-    if (nprobe < 0 || nprobe > 1 << 20) return odx_error(ODX_EINVAL, "nprobe = %d out of range", nprobe);
+    if (nprobe < 0 || nprobe > ODX_MAX_NPROBE)
+        return odx_error(ODX_EINVAL, "nprobe = %d out of range (0..%d)", nprobe, ODX_MAX_NPROBE);
     p->nprobe = nprobe;
     return 0;
 }
@@ -188,7 +191,8 @@ void odx_query_free(odx_query *q)
 static int part_new(odx_query *q, float weight, struct odx_qpart **out)
 {
     if (!isfinite(weight)) return odx_error(ODX_EINVAL, "query part weight is NaN or Inf");
-    if (q->n >= 64) return odx_error(ODX_ELIMIT, "more than 64 query parts");
+    if (q->n >= ODX_MAX_QUERY_PARTS)
+        return odx_error(ODX_ELIMIT, "more than %d parts in one query", ODX_MAX_QUERY_PARTS);
     int rc = odx_grow(&q->parts, &q->cap, q->n + 1, sizeof *q->parts);
     if (rc) return rc;
     *out = &q->parts[q->n];
@@ -199,7 +203,7 @@ static int part_new(odx_query *q, float weight, struct odx_qpart **out)
 
 int odx_query_add_vector(odx_query *q, const float *vec, int dim, float weight)
 {
-    if (!vec || dim < 1 || dim > 65536) return odx_error(ODX_EDIM, "query vector of dimension %d", dim);
+    if (!vec || dim < 1 || dim > ODX_MAX_DIM) return odx_error(ODX_EDIM, "query vector of dimension %d", dim);
     if (!odx_vec_finite(vec, (size_t)dim)) return odx_error(ODX_EVECTOR, "query vector holds NaN or Inf");
     struct odx_qpart *p;
     int rc = part_new(q, weight, &p);

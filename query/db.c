@@ -12,24 +12,11 @@
 #include "common/util.h"
 #include "query/engine.h"
 
-static int name_valid(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 128) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.'))
-            return 0;
-    }
-    return name[0] != '.';
-}
-
 static int check_name(const char *name)
 {
-    if (!name_valid(name))
-        return odx_error(ODX_EINVAL, "invalid collection name '%.80s' (1-128 chars of A-Z a-z 0-9 _ - ., not starting with '.')",
-                         name ? name : "(null)");
+    if (!odx_name_valid(name, name ? strlen(name) : 0, ODX_MAX_NAME_LEN, ODX_NAME_NO_LEADING_DOT))
+        return odx_error(ODX_EINVAL, "invalid collection name '%.80s' (1-%d chars of A-Z a-z 0-9 _ - ., not starting with '.')",
+                         name ? name : "(null)", ODX_MAX_NAME_LEN);
     return 0;
 }
 
@@ -51,7 +38,7 @@ static odx_coll *coll_new(const char *name, const odx_coll_desc *d, const odx_co
     snprintf(c->name, sizeof c->name, "%s", name);
     c->desc = *d;
     c->dbis = *dbis;
-    c->per_block = odx_vec_per_block(d->dim, psize);
+    c->per_block = odx_vstore_per_block(d->dim, psize);
     pthread_rwlock_init(&c->ilock, NULL);
     pthread_mutex_init(&c->mmu, NULL);
     atomic_init(&c->refs, 1); /* the registry's reference */
@@ -205,12 +192,14 @@ int odx_engine_collection_create(odx_engine *db, const char *name, int dim, odx_
     /* No dimension with a space: the space's own. */
     if (dim == 0 && space && *space && (rc = odx_engine_space_info(db, space, &dim, NULL)))
         return odx_error_wrap(rc, "collection '%s'", name);
-    if (dim < 1 || dim > 65536) return odx_error(ODX_EINVAL, "dimension %d out of range (1..65536)", dim);
+    if (dim < 1 || dim > ODX_MAX_DIM) return odx_error(ODX_EINVAL, "dimension %d out of range (1..%d)", dim, ODX_MAX_DIM);
     if (metric != ODX_METRIC_COSINE && metric != ODX_METRIC_IP && metric != ODX_METRIC_L2)
         return odx_error(ODX_EINVAL, "unknown metric %d", (int)metric);
     if (!index_spec || !*index_spec) index_spec = "auto";
-    if (strlen(index_spec) >= 128) return odx_error(ODX_EINVAL, "index spec longer than 127 characters");
-    if (space && strlen(space) >= 128) return odx_error(ODX_EINVAL, "space name longer than 127 characters");
+    if (strlen(index_spec) > ODX_MAX_SPEC_LEN)
+        return odx_error(ODX_EINVAL, "index spec longer than %d characters", ODX_MAX_SPEC_LEN);
+    if (space && strlen(space) > ODX_MAX_SPEC_LEN)
+        return odx_error(ODX_EINVAL, "space name longer than %d characters", ODX_MAX_SPEC_LEN);
     if (strcmp(index_spec, "auto") && (rc = odx_index_spec_check(index_spec, dim, metric)))
         return odx_error_wrap(rc, "collection '%s'", name);
     if (space && *space && (rc = odx_engine_space_check(db, space, dim))) return rc;

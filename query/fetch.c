@@ -21,6 +21,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 
 /* ---- address classes ---------------------------------------------------- */
 
@@ -92,26 +93,6 @@ static int under_root(const odx_fetch_policy *p, const char *real)
     return 0;
 }
 
-static int read_fd(int fd, const char *what, size_t max, void **data, size_t *len)
-{
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) return odx_error(ODX_EINVAL, "%s is not a regular file", what);
-    if ((uint64_t)sb.st_size > max)
-        return odx_error(ODX_ELIMIT, "%s is %lld bytes, over the fetch limit of %zu", what, (long long)sb.st_size, max);
-    size_t n = (size_t)sb.st_size, got = 0;
-    unsigned char *buf = odx_malloc(n ? n : 1);
-    if (!buf) return odx_error(ODX_ENOMEM, "out of memory reading %s", what);
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { odx_free(buf); return odx_error(ODX_EIO, "%s: read failed", what); }
-        got += (size_t)r;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 static int fetch_file(const odx_fetch_policy *p, CURLU *u, void **data, size_t *len)
 {
     char *host = NULL, *path = NULL;
@@ -135,7 +116,8 @@ static int fetch_file(const odx_fetch_policy *p, CURLU *u, void **data, size_t *
         int fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) rc = odx_error(ODX_EIO, "file:// %.200s: %s", path, strerror(errno));
         else {
-            rc = read_fd(fd, path, p->max_bytes, data, len);
+            char *buf;
+            if ((rc = odx_read_fd(fd, path, p->max_bytes, &buf, len)) == 0) *data = buf;
             close(fd);
         }
     }

@@ -68,7 +68,7 @@ void odx_coll_gpu_build(odx_engine *db, odx_coll *c, MDB_txn *txn)
     int rc = odx_gpu_create(c->desc.dim, c->desc.metric, &o, &g);
     if (!rc) {
         struct gpu_fill f = {g, &c->live, c->desc.dim};
-        rc = odx_vec_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, fill_block, &f);
+        rc = odx_vstore_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, fill_block, &f);
         if (rc) odx_gpu_free(g);
         else c->gpu = g;
     }

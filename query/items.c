@@ -6,8 +6,6 @@
 #include "common/util.h"
 #include "query/engine.h"
 
-#define ODX_MAX_PAYLOAD (256u << 20)
-
 int odx_batch_new(odx_batch **out)
 {
     odx_batch *b = odx_calloc(1, sizeof *b);
@@ -83,7 +81,7 @@ int odx_batch_add(odx_batch *b, const char *id, const float *vec, int dim, const
                   odx_modality modality, const char *source)
 {
     if (!b) return odx_error(ODX_EINVAL, "batch is NULL");
-    if (!vec || dim < 1 || dim > 65536) return odx_error(ODX_EDIM, "item '%.256s': vector of dimension %d", id ? id : "", dim);
+    if (!vec || dim < 1 || dim > ODX_MAX_DIM) return odx_error(ODX_EDIM, "item '%.256s': vector of dimension %d", id ? id : "", dim);
     if (b->dim && b->dim != dim)
         return odx_error(ODX_EDIM, "item '%.256s' has dimension %d; the batch's vectors have %d", id ? id : "", dim, b->dim);
     for (int i = 0; i < dim; i++)
@@ -207,7 +205,7 @@ int odx_engine_get(odx_engine *db, const char *collection, const char *id, odx_r
     size_t used;
     if ((rc = odx_meta_decode(rec.meta, rec.meta_len, &used, r->meta))) goto out;
     const float *v;
-    rc = odx_vec_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v);
+    rc = odx_vstore_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v);
     if (rc == ODX_ENOTFOUND) rc = odx_error(ODX_ECORRUPT, "item '%s' has no stored vector", id);
     if (rc) goto out;
     r->dim = c->desc.dim;

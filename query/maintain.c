@@ -132,7 +132,7 @@ static int build_index(MDB_txn *txn, odx_coll *c, const odx_coll_desc *d, const 
         if (b.stride == 0) b.stride = 1;
         b.sample = odx_malloc(want * (size_t)d->dim * sizeof(float) + 1);
         if (!b.sample) { odx_index_free(ix); return odx_error(ODX_ENOMEM, "out of memory for a training sample"); }
-        rc = odx_vec_scan(txn, c->dbis.vec, d->dim, c->per_block, sample_block, &b);
+        rc = odx_vstore_scan(txn, c->dbis.vec, d->dim, c->per_block, sample_block, &b);
         if (!rc) {
             double t0 = odx_now_mono();
             rc = odx_index_train(ix, b.nsample, b.sample);
@@ -142,7 +142,7 @@ static int build_index(MDB_txn *txn, odx_coll *c, const odx_coll_desc *d, const 
         odx_free(b.sample);
         if (rc) { odx_index_free(ix); return rc; }
     }
-    rc = odx_vec_scan(txn, c->dbis.vec, d->dim, c->per_block, add_block, &b);
+    rc = odx_vstore_scan(txn, c->dbis.vec, d->dim, c->per_block, add_block, &b);
     if (rc) { odx_index_free(ix); return rc; }
     *out = ix;
     return 0;
@@ -159,9 +159,9 @@ struct replay {
 static int replay_entry(void *ctx, uint64_t lsn, int op, uint64_t seq)
 {
     struct replay *r = ctx;
-    if (op != ODX_LOG_ADD || !odx_bitmap_get(r->live, seq)) return 0;
+    if (op != ODX_WAL_ADD || !odx_bitmap_get(r->live, seq)) return 0;
     const float *v;
-    int rc = odx_vec_get(r->txn, r->c->dbis.vec, r->c->desc.dim, r->c->per_block, seq, &v);
+    int rc = odx_vstore_get(r->txn, r->c->dbis.vec, r->c->desc.dim, r->c->per_block, seq, &v);
     if (rc == ODX_ENOTFOUND) return odx_error(ODX_ECORRUPT, "log entry %llu names seq %llu with no vector",
                                               (unsigned long long)lsn, (unsigned long long)seq);
     if (rc) return rc;
@@ -177,7 +177,7 @@ static int replay_log(MDB_txn *txn, odx_coll *c, odx_index *ix, const odx_bitmap
 {
     struct replay r = {c, txn, ix, live, 0};
     uint64_t first;
-    int rc = odx_log_scan(txn, c->dbis.log, after, replay_entry, &r, &first);
+    int rc = odx_wal_scan(txn, c->dbis.log, after, replay_entry, &r, &first);
     if (rc) return rc;
     if (upto > after && first != after + 1)
         return odx_error(ODX_ECORRUPT, "change log starts at lsn %llu, checkpoint needs %llu",
@@ -364,7 +364,7 @@ static int truncate_log(void *ctx, MDB_txn *txn)
 {
     struct truncate_ctx *t = ctx;
     if (t->c->dropped) return 0;
-    return odx_log_truncate(txn, t->c->dbis.log, t->upto);
+    return odx_wal_truncate(txn, t->c->dbis.log, t->upto);
 }
 
 struct reclaim_ctx {
@@ -377,7 +377,7 @@ static int reclaim_blocks(void *ctx, MDB_txn *txn)
 {
     struct reclaim_ctx *r = ctx;
     if (r->c->dropped) return 0;
-    return odx_vec_reclaim(txn, r->c->dbis.vec, r->c->desc.dim, r->c->per_block, &r->live, r->next_seq, &r->freed);
+    return odx_vstore_reclaim(txn, r->c->dbis.vec, r->c->desc.dim, r->c->per_block, &r->live, r->next_seq, &r->freed);
 }
 
 int odx_coll_checkpoint(odx_engine *db, odx_coll *c)

@@ -12,13 +12,13 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/util.h"
 #include "query/engine.h"
 #include "query/topk.h"
 
 #define EXACT_MAX_CANDIDATES 4096 /* always exact at or below this */
 #define EXACT_FRACTION 0.02       /* ...or when the filter keeps <= 2% */
-#define MAX_QUERIES 100000
 
 
 /* ---- exact search over stored vectors ---- */
@@ -69,7 +69,7 @@ static int exact_search(MDB_txn *txn, odx_coll *c, const odx_bitmap *cand, const
     if (!tk || !sb || !ib) { rc = odx_error(ODX_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < nq; i++) odx_topk_init(&tk[i], sb + i * k, ib + i * k, (size_t)k, c->desc.metric == ODX_METRIC_L2);
     struct exact_ctx e = {cand, q, nq, (size_t)c->desc.dim, c->desc.metric == ODX_METRIC_L2, tk};
-    if ((rc = odx_vec_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, exact_block, &e))) goto out;
+    if ((rc = odx_vstore_scan(txn, c->dbis.vec, c->desc.dim, c->per_block, exact_block, &e))) goto out;
     for (size_t i = 0; i < nq; i++) {
         size_t got = odx_topk_drain(&tk[i], dist + i * k, seqs + i * k);
         for (size_t j = got; j < (size_t)k; j++) seqs[i * k + j] = UINT64_MAX;
@@ -229,8 +229,9 @@ static const odx_search_params default_params = {.k = 10};
 int odx_engine_search(odx_engine *db, const char *collection, const float *queries, size_t nq, int dim,
                       const odx_search_params *params, odx_results **out)
 {
+    if (nq && (dim < 1 || dim > ODX_MAX_DIM)) return odx_error(ODX_EDIM, "query vector of dimension %d", dim);
     if (!db || (!queries && nq)) return odx_error(ODX_EINVAL, "NULL argument");
-    if (nq > MAX_QUERIES) return odx_error(ODX_ELIMIT, "%zu queries in one call (max %d)", nq, MAX_QUERIES);
+    if (nq > ODX_MAX_QUERIES) return odx_error(ODX_ELIMIT, "%zu queries in one call (max %d)", nq, ODX_MAX_QUERIES);
     odx_coll *c;
     int rc = odx_coll_acquire(db, collection, &c);
     if (rc) return rc;
@@ -252,7 +253,7 @@ static int item_vector(odx_engine *db, odx_coll *c, const char *id, float *out)
     const float *v;
     rc = odx_rec_get(txn, c->dbis.items, id, strlen(id), &rec);
     if (rc == ODX_ENOTFOUND) rc = odx_error(ODX_ENOTFOUND, "no item '%.256s' in collection '%s'", id, c->name);
-    if (!rc && (rc = odx_vec_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v)) == ODX_ENOTFOUND)
+    if (!rc && (rc = odx_vstore_get(txn, c->dbis.vec, c->desc.dim, c->per_block, rec.seq, &v)) == ODX_ENOTFOUND)
         rc = odx_error(ODX_ECORRUPT, "item '%s' has no stored vector", id);
     if (!rc) memcpy(out, v, (size_t)c->desc.dim * sizeof *out);
     odx_txn_abort(db->st, txn);

@@ -95,7 +95,7 @@ static int remove_existing(MDB_txn *txn, odx_coll *c, odx_coll_desc *d, struct o
     odx_meta_clear(&m);
     odx_free(m.e);
     if (!rc) rc = odx_seq_del(txn, c->dbis.seqs, seq);
-    if (!rc) rc = odx_log_append(txn, c->dbis.log, ++d->lsn, ODX_LOG_DEL, seq);
+    if (!rc) rc = odx_wal_append(txn, c->dbis.log, ++d->lsn, ODX_WAL_DEL, seq);
     if (!rc) rc = wreq_dead_push(r, seq);
     if (!rc && d->count) d->count--;
     return rc;
@@ -133,12 +133,12 @@ static int apply_upsert(MDB_txn *txn, odx_coll *c, odx_coll_desc *d, struct odx_
                               it->meta)) ||
             (rc = odx_seq_put(txn, c->dbis.seqs, seq, it->modality, it->id, it->idlen)) ||
             (rc = odx_fields_add(txn, c->dbis.fields, seq, it->modality, it->meta)) ||
-            (rc = odx_log_append(txn, c->dbis.log, ++d->lsn, ODX_LOG_ADD, seq)))
+            (rc = odx_wal_append(txn, c->dbis.log, ++d->lsn, ODX_WAL_ADD, seq)))
             return rc;
         d->count++;
         r->nadd++;
     }
-    int rc = odx_vec_put(txn, c->dbis.vec, d->dim, c->per_block, r->first_seq, r->nadd, r->vecs);
+    int rc = odx_vstore_put(txn, c->dbis.vec, d->dim, c->per_block, r->first_seq, r->nadd, r->vecs);
     if (rc) return rc;
     d->updated = now;
     return 0;

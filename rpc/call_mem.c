@@ -94,7 +94,7 @@ grpc_status_code rpc_fail_append(rpc_call *c, const char *fmt, ...)
 grpc_status_code rpc_fail_odx(rpc_call *c, int rc, const char *what)
 {
     const char *detail = odx_last_error();
-    grpc_status_code code = odx_rpc_status_from_odx(rc);
+    grpc_status_code code = rpc_status_from_odx(rc);
     /* The engine may have said it already ("filter: ..."): once is enough. */
     if (what && detail && !strncmp(detail, what, strlen(what)) && detail[strlen(what)] == ':') what = NULL;
     return rpc_fail(c, code, "%s%s%s", what ? what : "", what ? ": " : "",

@@ -118,7 +118,7 @@ int odx_rpc_client_last_status(const odx_rpc_client *c) { return c ? c->last_sta
 
 void odx_rpc_free(ProtobufCMessage *m)
 {
-    if (m) protobuf_c_message_free_unpacked(m, &odx_rpc_allocator);
+    if (m) protobuf_c_message_free_unpacked(m, &rpc_allocator);
 }
 
 static int odx_from_status(grpc_status_code st)
@@ -167,7 +167,7 @@ static int conclude(odx_rpc_client *c, const char *method, grpc_status_code st, 
     if (n)
         return odx_error(odx_from_status(st), "%.*s", (int)(n > 900 ? 900 : n),
                          (const char *)GRPC_SLICE_START_PTR(details));
-    return odx_error(odx_from_status(st), "%s: %s", method, odx_rpc_status_name(st));
+    return odx_error(odx_from_status(st), "%s: %s", method, rpc_status_name(st));
 }
 
 static int unpack(odx_rpc_client *c, grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d,
@@ -180,7 +180,7 @@ static int unpack(odx_rpc_client *c, grpc_byte_buffer *bb, const ProtobufCMessag
     }
     grpc_slice sl = grpc_byte_buffer_reader_readall(&r);
     grpc_byte_buffer_reader_destroy(&r);
-    *out = protobuf_c_message_unpack(d, &odx_rpc_allocator, GRPC_SLICE_LENGTH(sl), GRPC_SLICE_START_PTR(sl));
+    *out = protobuf_c_message_unpack(d, &rpc_allocator, GRPC_SLICE_LENGTH(sl), GRPC_SLICE_START_PTR(sl));
     grpc_slice_unref(sl);
     if (!*out) {
         c->last_status = GRPC_STATUS_INTERNAL;

@@ -403,7 +403,7 @@ static int c_embed(void *ctx, const char *space, odx_modality mod, const void *d
     if (rc) return rc;
     size_t n = resp->vector ? resp->vector->n_values : 0;
     float *v = NULL;
-    if (n == 0 || n > 65536) rc = odx_error(ODX_EINTERNAL, "server sent no vector");
+    if (n == 0 || n > ODX_MAX_DIM) rc = odx_error(ODX_EINTERNAL, "server sent no vector");
     else if (!(v = odx_malloc(n * sizeof *v))) rc = oom();
     else memcpy(v, resp->vector->values, n * sizeof *v);
     odx_rpc_free(&resp->base);

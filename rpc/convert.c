@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/limits.h"
 #include "omnidex_backend.h"
 
 int rpc_modality_from_proto(Omnidex__V1__Modality m, odx_modality *out)
@@ -138,9 +139,7 @@ static int in_from_proto(const Omnidex__V1__InSet *in, odx_filter **out)
 {
     const char *field = in->field ? in->field : "";
     if (in->n_values == 0) return odx_error(ODX_EFILTER, "IN on '%.64s' has no values", field);
-    if (in->n_values > RPC_MAX_IN_VALUES)
-        return odx_error(ODX_ELIMIT, "IN on '%.64s' has %zu values (limit %d)", field, in->n_values,
-                         RPC_MAX_IN_VALUES);
+    /* Past ODX_FILTER_MAX_SET values odx_filter_in_add_* refuses the next. */
     odx_filter *f;
     int rc = odx_filter_in(field, &f);
     if (rc) return rc;
@@ -166,8 +165,9 @@ static int in_from_proto(const Omnidex__V1__InSet *in, odx_filter **out)
 
 static int filter_walk(const Omnidex__V1__Filter *f, int depth, odx_filter **out)
 {
-    if (depth > RPC_MAX_FILTER_DEPTH)
-        return odx_error(ODX_EFILTER, "filter nests deeper than %d levels", RPC_MAX_FILTER_DEPTH);
+    /* Checked while walking (the walk recurses), against the engine's limit. */
+    if (depth > ODX_FILTER_MAX_DEPTH)
+        return odx_error(ODX_EFILTER, "filter nests deeper than %d levels", ODX_FILTER_MAX_DEPTH);
     switch (f->kind_case) {
     case OMNIDEX__V1__FILTER__KIND_COMPARE: return cmp_from_proto(f->compare, out);
     case OMNIDEX__V1__FILTER__KIND_IN_SET: return in_from_proto(f->in_set, out);

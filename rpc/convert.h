@@ -7,9 +7,6 @@
 #include "omnidex/v1/omnidex.pb-c.h"
 #include "rpc/internal.h"
 
-#define RPC_MAX_FILTER_DEPTH 64
-#define RPC_MAX_IN_VALUES 100000
-
 /* proto Modality -> odx_modality; ODX_EINVAL for UNSPECIFIED/unknown. */
 int rpc_modality_from_proto(Omnidex__V1__Modality m, odx_modality *out);
 Omnidex__V1__Modality rpc_modality_to_proto(odx_modality m);

@@ -6,13 +6,10 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/limits.h"
 #include "common/util.h"
 #include "rpc/convert.h"
 
-#define RPC_MAX_ITEMS 100000       /* items in one Upsert message */
-#define RPC_MAX_IDS 100000         /* ids in one Delete */
-#define RPC_MAX_PARTS 16           /* parts of one query */
-#define RPC_MAX_BATCH 10000        /* query vectors of one batch Search */
 #define RPC_STREAM_BATCH 1024      /* UpsertStream commits every this many items */
 
 #define REPLY(type, init, var)                                                           \
@@ -56,9 +53,10 @@ static grpc_status_code create_collection(rpc_call *c, const ProtobufCMessage *m
     const Omnidex__V1__CreateCollectionRequest *r = (const void *)m;
     grpc_status_code st = need_name(c, "collection name", r->name);
     if (st) return st;
-    /* dim 0 with a space: the space's dimension (the engine looks it up). */
-    if ((r->dim == 0 && !(r->space && *r->space)) || r->dim > 65536)
-        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "dim must be 1..65536 (or 0 with a space: the space's), not %u", r->dim);
+    /* The engine checks the dimension (0 with a space: the space's); a
+     * uint32 over INT_MAX would wrap in its int, so only that is refused here. */
+    if (r->dim > ODX_MAX_DIM)
+        return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "dim = %u out of range (1..%d)", r->dim, ODX_MAX_DIM);
     odx_metric metric;
     int rc = rpc_metric_from_proto(r->metric, &metric);
     if (rc) return rpc_fail_odx(c, rc, NULL);
@@ -151,7 +149,7 @@ static int add_item(odx_batch *b, const Omnidex__V1__Item *it)
         if (it->modality != OMNIDEX__V1__MODALITY__MODALITY_UNSPECIFIED &&
             (rc = rpc_modality_from_proto(it->modality, &mod)) != 0)
             break;
-        if (it->vector->n_values == 0 || it->vector->n_values > 65536) {
+        if (it->vector->n_values > ODX_MAX_DIM) { /* before narrowing to int */
             rc = odx_error(ODX_EDIM, "vector of %zu values (must be the collection's dimension)",
                            it->vector->n_values);
             break;
@@ -194,9 +192,9 @@ static grpc_status_code upsert(rpc_call *c, const ProtobufCMessage *m, ProtobufC
     const Omnidex__V1__UpsertRequest *r = (const void *)m;
     grpc_status_code st = need_name(c, "collection", r->collection);
     if (st) return st;
-    if (r->n_items > RPC_MAX_ITEMS)
+    if (r->n_items > ODX_RPC_MAX_ITEMS)
         return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu items in one request (limit %d; use UpsertStream)",
-                        r->n_items, RPC_MAX_ITEMS);
+                        r->n_items, ODX_RPC_MAX_ITEMS);
     odx_batch *b;
     int rc = odx_batch_new(&b);
     if (rc) return rpc_fail_odx(c, rc, NULL);
@@ -264,9 +262,9 @@ static grpc_status_code stream_message(rpc_call *c, const ProtobufCMessage *m, P
                         (unsigned long long)s->upserted);
     }
     s->messages++;
-    if (r->n_items > RPC_MAX_ITEMS)
+    if (r->n_items > ODX_RPC_MAX_ITEMS)
         return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu items in one message (limit %d)", r->n_items,
-                        RPC_MAX_ITEMS);
+                        ODX_RPC_MAX_ITEMS);
     for (size_t i = 0; i < r->n_items; i++) {
         int rc = add_item(s->batch, r->items[i]);
         if (rc) {
@@ -303,8 +301,8 @@ static grpc_status_code delete_items(rpc_call *c, const ProtobufCMessage *m, Pro
     const Omnidex__V1__DeleteRequest *r = (const void *)m;
     grpc_status_code st = need_name(c, "collection", r->collection);
     if (st) return st;
-    if (r->n_ids > RPC_MAX_IDS)
-        return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu ids in one Delete (limit %d)", r->n_ids, RPC_MAX_IDS);
+    if (r->n_ids > ODX_RPC_MAX_IDS)
+        return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu ids in one Delete (limit %d)", r->n_ids, ODX_RPC_MAX_IDS);
     size_t deleted = 0;
     int rc = r->n_ids ? odx_delete(rpc_call_db(c), r->collection, (const char *const *)r->ids, r->n_ids, &deleted) : 0;
     if (rc) return rpc_fail_odx(c, rc, NULL);
@@ -358,7 +356,7 @@ static int add_part(odx_query *q, const Omnidex__V1__QueryPart *p, size_t i)
     odx_modality mod;
     switch (p->part_case) {
     case OMNIDEX__V1__QUERY_PART__PART_VECTOR:
-        if (p->vector->n_values == 0 || p->vector->n_values > 65536)
+        if (p->vector->n_values > ODX_MAX_DIM) /* before narrowing to int */
             return odx_error(ODX_EDIM, "query part %zu: vector of %zu values", i, p->vector->n_values);
         rc = odx_query_add_vector(q, p->vector->values, (int)p->vector->n_values, w);
         break;
@@ -387,15 +385,20 @@ static int add_part(odx_query *q, const Omnidex__V1__QueryPart *p, size_t i)
 static grpc_status_code build_params(rpc_call *c, const Omnidex__V1__SearchRequest *r, odx_search_params *p,
                                      odx_filter **filter)
 {
-    /* k is a uint32 on the wire: one past INT_MAX would wrap in the
-     * engine's int, so the bound is checked here, naming the value given. */
+    /* k, ef_search and nprobe are uint32 on the wire: one past INT_MAX would
+     * wrap in the engine's int, so the engine's bounds are checked here first,
+     * naming the value given. */
     if (r->k > ODX_MAX_K)
         return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "k = %u out of range (1..%d)", r->k, ODX_MAX_K);
     int rc = odx_search_params_set_k(p, r->k ? (int)r->k : 10);
     if (rc) return rpc_fail_odx(c, rc, NULL);
     if (r->params) {
-        if (r->params->ef_search > 1u << 20 || r->params->nprobe > 1u << 20)
-            return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "ef_search and nprobe must be at most %u", 1u << 20);
+        if (r->params->ef_search > ODX_MAX_EF_SEARCH)
+            return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "ef_search = %u out of range (0..%d)",
+                            r->params->ef_search, ODX_MAX_EF_SEARCH);
+        if (r->params->nprobe > ODX_MAX_NPROBE)
+            return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "nprobe = %u out of range (0..%d)", r->params->nprobe,
+                            ODX_MAX_NPROBE);
         if ((rc = odx_search_params_set_ef_search(p, (int)r->params->ef_search)) != 0 ||
             (rc = odx_search_params_set_nprobe(p, (int)r->params->nprobe)) != 0 ||
             (rc = odx_search_params_set_exact(p, r->params->exact)) != 0)
@@ -443,11 +446,11 @@ static grpc_status_code hits_to_proto(rpc_call *c, const odx_results *res, size_
 /* SearchRequest.batch: every vector searched on its own, one engine call. */
 static grpc_status_code search_batch(rpc_call *c, const Omnidex__V1__SearchRequest *r, ProtobufCMessage **resp)
 {
-    if (r->n_batch > RPC_MAX_BATCH)
+    if (r->n_batch > ODX_RPC_MAX_BATCH)
         return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu query vectors in one call (limit %d)", r->n_batch,
-                        RPC_MAX_BATCH);
+                        ODX_RPC_MAX_BATCH);
     size_t dim = r->batch[0]->n_values;
-    if (dim == 0 || dim > 65536) return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "query vector of %zu values", dim);
+    if (dim == 0 || dim > ODX_MAX_DIM) return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "query vector of %zu values", dim);
     float *all = rpc_alloc(c, r->n_batch * dim * sizeof *all);
     if (!all) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     for (size_t i = 0; i < r->n_batch; i++) {
@@ -497,8 +500,8 @@ static grpc_status_code search(rpc_call *c, const ProtobufCMessage *m, ProtobufC
         return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "a request has either parts or a batch of vectors, not both");
     if (r->n_batch > 0) return search_batch(c, r, resp);
     if (r->n_parts == 0) return rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the query has no parts");
-    if (r->n_parts > RPC_MAX_PARTS)
-        return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "%zu query parts (limit %d)", r->n_parts, RPC_MAX_PARTS);
+    /* More than ODX_MAX_QUERY_PARTS: odx_query_add_* refuses the next part
+     * (ODX_ELIMIT, RESOURCE_EXHAUSTED). */
     odx_search_params *params = NULL;
     odx_filter *filter = NULL;
     odx_query *q = NULL;
@@ -514,7 +517,7 @@ static grpc_status_code search(rpc_call *c, const ProtobufCMessage *m, ProtobufC
     if (r->n_parts == 1 && p0->part_case == OMNIDEX__V1__QUERY_PART__PART_VECTOR &&
         (p0->weight == 0.0f || p0->weight == 1.0f)) {
         /* One plain vector: the direct path, no fusion. */
-        if (p0->vector->n_values == 0 || p0->vector->n_values > 65536) {
+        if (p0->vector->n_values > ODX_MAX_DIM) { /* before narrowing to int */
             st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "query vector of %zu values", p0->vector->n_values);
             goto out;
         }
@@ -686,7 +689,7 @@ static grpc_status_code stats(rpc_call *c, const ProtobufCMessage *m, ProtobufCM
 #define M(name, kind, req, fn, onmsg, onend, onfree)                                                 \
     {"/omnidex.v1.Omnidex/" name, kind, 0, &omnidex__v1__##req##__descriptor, fn, onmsg, onend, onfree}
 
-const rpc_method odx_rpc_omnidex_methods[] = {
+const rpc_method rpc_omnidex_methods[] = {
     M("CreateCollection", RPC_UNARY, create_collection_request, create_collection, NULL, NULL, NULL),
     M("DropCollection", RPC_UNARY, drop_collection_request, drop_collection, NULL, NULL, NULL),
     M("ListCollections", RPC_UNARY, list_collections_request, list_collections, NULL, NULL, NULL),
@@ -701,4 +704,4 @@ const rpc_method odx_rpc_omnidex_methods[] = {
     M("ListModels", RPC_UNARY, list_models_request, list_models, NULL, NULL, NULL),
     M("Stats", RPC_UNARY, stats_request, stats, NULL, NULL, NULL),
 };
-const size_t odx_rpc_omnidex_method_count = sizeof odx_rpc_omnidex_methods / sizeof odx_rpc_omnidex_methods[0];
+const size_t rpc_omnidex_method_count = sizeof rpc_omnidex_methods / sizeof rpc_omnidex_methods[0];

@@ -32,18 +32,18 @@ static grpc_status_code health_watch(rpc_call *c, const ProtobufCMessage *req, P
     return health_reply(c, req, resp, 1);
 }
 
-const rpc_method odx_rpc_health_methods[] = {
+const rpc_method rpc_health_methods[] = {
     {"/grpc.health.v1.Health/Check", RPC_UNARY, 1, &grpc__health__v1__health_check_request__descriptor,
      health_check, NULL, NULL, NULL},
     {"/grpc.health.v1.Health/Watch", RPC_WATCH, 1, &grpc__health__v1__health_check_request__descriptor,
      health_watch, NULL, NULL, NULL},
 };
-const size_t odx_rpc_health_method_count = sizeof odx_rpc_health_methods / sizeof odx_rpc_health_methods[0];
+const size_t rpc_health_method_count = sizeof rpc_health_methods / sizeof rpc_health_methods[0];
 
-const char *const odx_rpc_service_names[] = {
+const char *const rpc_service_names[] = {
     "omnidex.v1.Omnidex",
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
 };
-const size_t odx_rpc_service_count = sizeof odx_rpc_service_names / sizeof odx_rpc_service_names[0];
+const size_t rpc_service_count = sizeof rpc_service_names / sizeof rpc_service_names[0];

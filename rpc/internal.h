@@ -1,6 +1,13 @@
 /* Shared between the rpc/ files: the call context that handlers see, the
  * method table entry, and the small helpers every handler uses. Not a
- * public interface (rpc/server.h and rpc/client.h are). */
+ * public interface (rpc/server.h and rpc/client.h are).
+ *
+ * Naming rule of rpc/: odx_rpc_* is what rpc/ exports to other folders
+ * (declared in rpc/server.h and rpc/client.h, used by cli/ and bench/);
+ * rpc_* is internal to rpc/ (static, or declared here and in rpc/convert.h
+ * and rpc/call_mem.h; tests of rpc/ internals may include them). The one
+ * exception is odx_rpc_descriptor_set, a symbol the build generates (xxd)
+ * and reflection.c alone reads. */
 #ifndef ODX_RPC_INTERNAL_H
 #define ODX_RPC_INTERNAL_H
 
@@ -58,8 +65,8 @@ grpc_status_code rpc_fail(rpc_call *c, grpc_status_code code, const char *fmt, .
 grpc_status_code rpc_fail_append(rpc_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Maps an omnidex status to a gRPC one, with odx_last_error() as message. */
 grpc_status_code rpc_fail_odx(rpc_call *c, int rc, const char *what);
-grpc_status_code odx_rpc_status_from_odx(int rc);
-const char *odx_rpc_status_name(grpc_status_code code);
+grpc_status_code rpc_status_from_odx(int rc);
+const char *rpc_status_name(grpc_status_code code);
 
 odx_db *rpc_call_db(rpc_call *c);
 rpc_server *rpc_call_server(rpc_call *c);
@@ -80,7 +87,7 @@ void rpc_server_counters(rpc_server *s, rpc_counters *out);
 int rpc_server_health(rpc_server *s, const char *service);
 
 /* protobuf-c allocations through odx_malloc. */
-extern ProtobufCAllocator odx_rpc_allocator;
+extern ProtobufCAllocator rpc_allocator;
 
 /* Checks that a serialized message nests at most max_depth messages deep
  * (protobuf-c unpacks recursively, so a deep message would exhaust the
@@ -88,20 +95,22 @@ extern ProtobufCAllocator odx_rpc_allocator;
  * checks neither, and would cut a string at its first NUL). 0 if fine,
  * ODX_ELIMIT if deeper, ODX_EINVAL (message naming the field) for a bad
  * string; malformed bytes return 0 and are left for protobuf-c to reject. */
-int odx_rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-                          int max_depth);
+int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int max_depth);
 #define RPC_MAX_WIRE_DEPTH 160
+/* Reads the protobuf varint at p[*pos] (len bytes in all) and advances *pos;
+ * -1 when it is truncated or longer than 10 bytes. */
+int rpc_wire_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out);
 
 /* Method tables of each service (handlers.c, health.c, reflection.c). */
-extern const rpc_method odx_rpc_omnidex_methods[];
-extern const size_t odx_rpc_omnidex_method_count;
-extern const rpc_method odx_rpc_health_methods[];
-extern const size_t odx_rpc_health_method_count;
-extern const rpc_method odx_rpc_reflection_methods[];
-extern const size_t odx_rpc_reflection_method_count;
+extern const rpc_method rpc_omnidex_methods[];
+extern const size_t rpc_omnidex_method_count;
+extern const rpc_method rpc_health_methods[];
+extern const size_t rpc_health_method_count;
+extern const rpc_method rpc_reflection_methods[];
+extern const size_t rpc_reflection_method_count;
 
 /* Service names served (for reflection's list_services). */
-extern const char *const odx_rpc_service_names[];
-extern const size_t odx_rpc_service_count;
+extern const char *const rpc_service_names[];
+extern const size_t rpc_service_count;
 
 #endif

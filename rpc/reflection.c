@@ -40,20 +40,6 @@ static struct {
 static int nsymbols;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static int varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int sh = 0; sh < 64 && *pos < len; sh += 7) {
-        uint8_t b = p[(*pos)++];
-        v |= (uint64_t)(b & 0x7f) << sh;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /* Calls fn for each length-delimited field of a message; -1 if malformed. */
 static int each_bytes_field(const uint8_t *p, size_t len,
                             void (*fn)(void *ctx, unsigned num, const uint8_t *v, size_t vlen), void *ctx)
@@ -61,10 +47,10 @@ static int each_bytes_field(const uint8_t *p, size_t len,
     size_t pos = 0;
     while (pos < len) {
         uint64_t key, v;
-        if (varint(p, len, &pos, &key)) return -1;
+        if (rpc_wire_varint(p, len, &pos, &key)) return -1;
         switch (key & 7) {
         case 0:
-            if (varint(p, len, &pos, &v)) return -1;
+            if (rpc_wire_varint(p, len, &pos, &v)) return -1;
             break;
         case 1:
             if (len - pos < 8) return -1;
@@ -75,7 +61,7 @@ static int each_bytes_field(const uint8_t *p, size_t len,
             pos += 4;
             break;
         case 2:
-            if (varint(p, len, &pos, &v) || v > len - pos) return -1;
+            if (rpc_wire_varint(p, len, &pos, &v) || v > len - pos) return -1;
             fn(ctx, (unsigned)(key >> 3), p + pos, (size_t)v);
             pos += (size_t)v;
             break;
@@ -221,16 +207,16 @@ static grpc_status_code reflection_message(rpc_call *c, const ProtobufCMessage *
     switch (req->message_request_case) {
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES: {
         Grpc__Reflection__V1__ListServiceResponse *ls = rpc_alloc(c, sizeof *ls);
-        Grpc__Reflection__V1__ServiceResponse **sv = rpc_alloc(c, sizeof *sv * odx_rpc_service_count);
-        Grpc__Reflection__V1__ServiceResponse *svs = rpc_alloc(c, sizeof *svs * odx_rpc_service_count);
+        Grpc__Reflection__V1__ServiceResponse **sv = rpc_alloc(c, sizeof *sv * rpc_service_count);
+        Grpc__Reflection__V1__ServiceResponse *svs = rpc_alloc(c, sizeof *svs * rpc_service_count);
         if (!ls || !sv || !svs) return rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         grpc__reflection__v1__list_service_response__init(ls);
-        for (size_t i = 0; i < odx_rpc_service_count; i++) {
+        for (size_t i = 0; i < rpc_service_count; i++) {
             grpc__reflection__v1__service_response__init(&svs[i]);
-            svs[i].name = (char *)odx_rpc_service_names[i];
+            svs[i].name = (char *)rpc_service_names[i];
             sv[i] = &svs[i];
         }
-        ls->n_service = odx_rpc_service_count;
+        ls->n_service = rpc_service_count;
         ls->service = sv;
         r->message_response_case =
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
@@ -272,11 +258,11 @@ static grpc_status_code reflection_message(rpc_call *c, const ProtobufCMessage *
     }
 }
 
-const rpc_method odx_rpc_reflection_methods[] = {
+const rpc_method rpc_reflection_methods[] = {
     {"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", RPC_BIDI, 0,
      &grpc__reflection__v1__server_reflection_request__descriptor, NULL, reflection_message, NULL, NULL},
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", RPC_BIDI, 0,
      &grpc__reflection__v1__server_reflection_request__descriptor, NULL, reflection_message, NULL, NULL},
 };
-const size_t odx_rpc_reflection_method_count =
-    sizeof odx_rpc_reflection_methods / sizeof odx_rpc_reflection_methods[0];
+const size_t rpc_reflection_method_count =
+    sizeof rpc_reflection_methods / sizeof rpc_reflection_methods[0];

@@ -129,8 +129,8 @@ int rpc_server_health(rpc_server *s, const char *service)
 {
     /* grpc.health.v1.HealthCheckResponse.ServingStatus: SERVING = 1,
      * NOT_SERVING = 2. */
-    for (size_t i = 0; i < odx_rpc_service_count; i++)
-        if (strcmp(service, odx_rpc_service_names[i]) == 0)
+    for (size_t i = 0; i < rpc_service_count; i++)
+        if (strcmp(service, rpc_service_names[i]) == 0)
             return atomic_load(&s->shutting) ? 2 : 1;
     if (service[0] == '\0') return atomic_load(&s->shutting) ? 2 : 1;
     return -1;
@@ -143,7 +143,7 @@ static void call_release(rpc_call *c)
     if (atomic_fetch_sub(&c->refs, 1) != 1) return;
     rpc_call_base_reset(&c->base);
     if (c->m->on_free && c->state) c->m->on_free(c->state);
-    if (c->watch_req) protobuf_c_message_free_unpacked(c->watch_req, &odx_rpc_allocator);
+    if (c->watch_req) protobuf_c_message_free_unpacked(c->watch_req, &rpc_allocator);
     if (c->payload) grpc_byte_buffer_destroy(c->payload);
     if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
     if (c->has_details) grpc_slice_unref(c->details);
@@ -232,14 +232,14 @@ static grpc_status_code read_message(rpc_call *c, grpc_byte_buffer *bb, Protobuf
     const uint8_t *p = GRPC_SLICE_START_PTR(sl);
     size_t len = GRPC_SLICE_LENGTH(sl);
     grpc_status_code st = GRPC_STATUS_OK;
-    int wrc = odx_rpc_wire_depth_ok(d, p, len, RPC_MAX_WIRE_DEPTH);
+    int wrc = rpc_wire_depth_ok(d, p, len, RPC_MAX_WIRE_DEPTH);
     if (wrc == ODX_ELIMIT) {
         st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s: messages nested deeper than %d levels",
                       d->name, RPC_MAX_WIRE_DEPTH);
     } else if (wrc != 0) {
         st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s: %s", d->name, odx_last_error());
     } else {
-        *out = protobuf_c_message_unpack(d, &odx_rpc_allocator, len, p);
+        *out = protobuf_c_message_unpack(d, &rpc_allocator, len, p);
         if (!*out)
             st = rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT,
                           "%s: malformed request message (%zu bytes)", d->name, len);
@@ -279,7 +279,7 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
     }
     rpc_call_base_reset(&c->base);
     if (code != GRPC_STATUS_OK && !c->base.msg[0])
-        snprintf(c->base.msg, sizeof c->base.msg, "%s", odx_rpc_status_name(code));
+        snprintf(c->base.msg, sizeof c->base.msg, "%s", rpc_status_name(code));
     if (code == GRPC_STATUS_OK) c->base.msg[0] = '\0';
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
@@ -299,7 +299,7 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
     atomic_fetch_add(&c->srv->calls_total, 1);
     if (code != GRPC_STATUS_OK) atomic_fetch_add(&c->srv->calls_failed, 1);
     if (code != GRPC_STATUS_OK && code != GRPC_STATUS_NOT_FOUND)
-        odx_log(ODX_LOG_DEBUG, "rpc: %s -> %s: %s", c->m->path, odx_rpc_status_name(code), c->base.msg);
+        odx_log(ODX_LOG_DEBUG, "rpc: %s -> %s: %s", c->m->path, rpc_status_name(code), c->base.msg);
     start_batch(c, ops, n, &c->t_step);
 }
 
@@ -437,7 +437,7 @@ static void on_accept(rpc_call *c)
                 st = c->m->unary(c, req, &resp);
         }
         finish(c, st, resp);
-        if (req) protobuf_c_message_free_unpacked(req, &odx_rpc_allocator);
+        if (req) protobuf_c_message_free_unpacked(req, &rpc_allocator);
         return;
     case RPC_CLIENT_STREAM:
     case RPC_BIDI:
@@ -528,7 +528,7 @@ static void on_step(rpc_call *c, int ok)
         /* The reply may point into the request: send before freeing it. */
         if (st != GRPC_STATUS_OK) finish(c, st, NULL);
         else post_recv(c, c->m->kind == RPC_BIDI ? resp : NULL);
-        if (req) protobuf_c_message_free_unpacked(req, &odx_rpc_allocator);
+        if (req) protobuf_c_message_free_unpacked(req, &rpc_allocator);
         return;
     case RPC_WATCH:
         pthread_mutex_lock(&s->mu);
@@ -715,16 +715,16 @@ int odx_rpc_server_start(odx_db *db, const odx_rpc_options *o, odx_rpc_server **
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
 
-    size_t total = odx_rpc_omnidex_method_count + odx_rpc_health_method_count + odx_rpc_reflection_method_count;
+    size_t total = rpc_omnidex_method_count + rpc_health_method_count + rpc_reflection_method_count;
     s->methods = odx_calloc(total, sizeof *s->methods);
     s->handles = odx_calloc(total, sizeof *s->handles);
     if (!s->methods || !s->handles) {
         rc = odx_error(ODX_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = add_methods(s, odx_rpc_omnidex_methods, odx_rpc_omnidex_method_count)) != 0 ||
-        (rc = add_methods(s, odx_rpc_health_methods, odx_rpc_health_method_count)) != 0 ||
-        (rc = add_methods(s, odx_rpc_reflection_methods, odx_rpc_reflection_method_count)) != 0)
+    if ((rc = add_methods(s, rpc_omnidex_methods, rpc_omnidex_method_count)) != 0 ||
+        (rc = add_methods(s, rpc_health_methods, rpc_health_method_count)) != 0 ||
+        (rc = add_methods(s, rpc_reflection_methods, rpc_reflection_method_count)) != 0)
         goto fail;
 
     grpc_server_credentials *creds;

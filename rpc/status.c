@@ -2,7 +2,7 @@
  * a client can act on; INTERNAL is left for what can only be a bug. */
 #include "rpc/internal.h"
 
-grpc_status_code odx_rpc_status_from_odx(int rc)
+grpc_status_code rpc_status_from_odx(int rc)
 {
     switch (rc) {
     case ODX_OK: return GRPC_STATUS_OK;
@@ -26,7 +26,7 @@ grpc_status_code odx_rpc_status_from_odx(int rc)
     }
 }
 
-const char *odx_rpc_status_name(grpc_status_code code)
+const char *rpc_status_name(grpc_status_code code)
 {
     static const char *const names[] = {
         "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",

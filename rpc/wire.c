@@ -20,9 +20,9 @@ static void pb_free(void *data, void *p)
     odx_free(p);
 }
 
-ProtobufCAllocator odx_rpc_allocator = {pb_alloc, pb_free, NULL};
+ProtobufCAllocator rpc_allocator = {pb_alloc, pb_free, NULL};
 
-static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
+int rpc_wire_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64 && *pos < len; shift += 7) {
@@ -43,12 +43,12 @@ static int depth_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
     size_t pos = 0;
     while (pos < len) {
         uint64_t key, v;
-        if (read_varint(p, len, &pos, &key) != 0) return 0; /* malformed: protobuf-c rejects */
+        if (rpc_wire_varint(p, len, &pos, &key) != 0) return 0; /* malformed: protobuf-c rejects */
         unsigned wt = (unsigned)(key & 7);
         uint64_t num = key >> 3;
         switch (wt) {
         case 0:
-            if (read_varint(p, len, &pos, &v) != 0) return 0;
+            if (rpc_wire_varint(p, len, &pos, &v) != 0) return 0;
             break;
         case 1:
             if (len - pos < 8) return 0;
@@ -59,7 +59,7 @@ static int depth_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
             pos += 4;
             break;
         case 2: {
-            if (read_varint(p, len, &pos, &v) != 0 || v > len - pos) return 0;
+            if (rpc_wire_varint(p, len, &pos, &v) != 0 || v > len - pos) return 0;
             const ProtobufCFieldDescriptor *f =
                 num <= 0x1fffffff ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
@@ -84,8 +84,7 @@ static int depth_walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
     return 0;
 }
 
-int odx_rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-                          int max_depth)
+int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int max_depth)
 {
     return depth_walk(d, p, len, 1, max_depth);
 }

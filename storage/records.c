@@ -115,7 +115,7 @@ int odx_seq_scan_live(MDB_txn *txn, MDB_dbi seqs, odx_bitmap *live)
     return rc == MDB_NOTFOUND ? 0 : odx_mdb_err(rc, "scanning seq map");
 }
 
-int odx_log_append(MDB_txn *txn, MDB_dbi log, uint64_t lsn, int op, uint64_t seq)
+int odx_wal_append(MDB_txn *txn, MDB_dbi log, uint64_t lsn, int op, uint64_t seq)
 {
     unsigned char kb[8], vb[9];
     odx_put_be64(kb, lsn);
@@ -127,7 +127,7 @@ int odx_log_append(MDB_txn *txn, MDB_dbi log, uint64_t lsn, int op, uint64_t seq
     return odx_mdb_err(rc, "appending to change log");
 }
 
-int odx_log_scan(MDB_txn *txn, MDB_dbi log, uint64_t after, odx_log_fn fn, void *ctx, uint64_t *first)
+int odx_wal_scan(MDB_txn *txn, MDB_dbi log, uint64_t after, odx_wal_fn fn, void *ctx, uint64_t *first)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, log, &cur);
@@ -148,7 +148,7 @@ int odx_log_scan(MDB_txn *txn, MDB_dbi log, uint64_t after, odx_log_fn fn, void 
     return rc;
 }
 
-int odx_log_truncate(MDB_txn *txn, MDB_dbi log, uint64_t upto)
+int odx_wal_truncate(MDB_txn *txn, MDB_dbi log, uint64_t upto)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, log, &cur);

@@ -317,7 +317,7 @@ int odx_catalog_get(MDB_txn *txn, odx_store *st, const char *name, odx_coll_desc
     d->lsn = odx_get_be64(b + o); o += 8;
     d->count = odx_get_be64(b + o); o += 8;
     if (o + 4 <= n) d->flags = odx_get_be32(b + o); /* absent in early entries */
-    if (d->dim <= 0 || d->dim > 65536 || d->metric > ODX_METRIC_L2) goto corrupt;
+    if (d->dim <= 0 || d->dim > ODX_MAX_DIM || d->metric > ODX_METRIC_L2) goto corrupt;
     return 0;
 #undef NEED
 corrupt:

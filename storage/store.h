@@ -13,13 +13,11 @@
 
 #include "common/bitmap.h"
 #include "common/filter.h"
+#include "common/limits.h"
 #include "common/meta.h"
 #include "omnidex.h"
 
 #define ODX_FORMAT_VERSION 2 /* 2: seq map values carry the modality */
-#define ODX_MAX_COLLECTIONS 1000
-#define ODX_MAX_ID_LEN 256
-#define ODX_MAX_SOURCE_LEN 4096
 
 /* Internal status: the LMDB map is full; the caller grows it and retries. */
 #define ODX_EMAPFULL (-30999)
@@ -100,30 +98,32 @@ int odx_seq_del(MDB_txn *txn, MDB_dbi seqs, uint64_t seq);
 /* Sets bit seq in live for every live item (live must be sized). */
 int odx_seq_scan_live(MDB_txn *txn, MDB_dbi seqs, odx_bitmap *live);
 
-/* Vectors, packed in blocks so that no vector wastes a page. */
-uint32_t odx_vec_per_block(int dim, unsigned page_size);
-int odx_vec_put(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t first_seq,
-                size_t n, const float *data);
+/* The vector store (odx_vstore_*, vectors.c): vectors packed in blocks so
+ * that no vector wastes a page. Vector maths is odx_vec_* in common/util.h. */
+uint32_t odx_vstore_per_block(int dim, unsigned page_size);
+int odx_vstore_put(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t first_seq,
+                   size_t n, const float *data);
 /* A pointer into the map, valid for the txn. ODX_ENOTFOUND if absent. */
-int odx_vec_get(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t seq,
-                const float **out);
+int odx_vstore_get(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t seq,
+                   const float **out);
 /* Calls fn for each stored block in seq order: (first_seq, count, data). */
-typedef int (*odx_vec_block_fn)(void *ctx, uint64_t first_seq, size_t n, const float *data);
-int odx_vec_scan(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, odx_vec_block_fn fn, void *ctx);
+typedef int (*odx_vstore_block_fn)(void *ctx, uint64_t first_seq, size_t n, const float *data);
+int odx_vstore_scan(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, odx_vstore_block_fn fn, void *ctx);
 /* Deletes blocks (other than the last) whose every seq is dead. */
-int odx_vec_reclaim(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, const odx_bitmap *live,
-                    uint64_t next_seq, uint64_t *freed);
+int odx_vstore_reclaim(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, const odx_bitmap *live,
+                       uint64_t next_seq, uint64_t *freed);
 /* Bytes of LMDB pages used by the vectors database. */
 int odx_dbi_bytes(MDB_txn *txn, MDB_dbi dbi, unsigned page_size, uint64_t *bytes);
 
-/* Change log. */
-enum { ODX_LOG_ADD = 1, ODX_LOG_DEL = 2 };
-int odx_log_append(MDB_txn *txn, MDB_dbi log, uint64_t lsn, int op, uint64_t seq);
-typedef int (*odx_log_fn)(void *ctx, uint64_t lsn, int op, uint64_t seq);
+/* The change log (odx_wal_*, records.c): lsn -> op, seq, replayed into the
+ * index after its checkpoint. odx_log() is stderr logging (common/log.h). */
+enum { ODX_WAL_ADD = 1, ODX_WAL_DEL = 2 };
+int odx_wal_append(MDB_txn *txn, MDB_dbi log, uint64_t lsn, int op, uint64_t seq);
+typedef int (*odx_wal_fn)(void *ctx, uint64_t lsn, int op, uint64_t seq);
 /* Calls fn for entries with lsn > after, in order. *first receives the first
  * lsn present (> after) or 0, so callers can detect a truncated log. */
-int odx_log_scan(MDB_txn *txn, MDB_dbi log, uint64_t after, odx_log_fn fn, void *ctx, uint64_t *first);
-int odx_log_truncate(MDB_txn *txn, MDB_dbi log, uint64_t upto);
+int odx_wal_scan(MDB_txn *txn, MDB_dbi log, uint64_t after, odx_wal_fn fn, void *ctx, uint64_t *first);
+int odx_wal_truncate(MDB_txn *txn, MDB_dbi log, uint64_t upto);
 
 /* Field index for filters. */
 int odx_fields_add(MDB_txn *txn, MDB_dbi fields, uint64_t seq, odx_modality mod, const odx_meta *meta);

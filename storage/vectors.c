@@ -4,7 +4,7 @@
  * chosen so that a full block fills 16 pages minus LMDB's overflow header:
  * about 1.03x the raw size at 512-d. Seqs only grow, so writes append to the
  * last block; deleted vectors stay until their whole block is dead
- * (odx_vec_reclaim). */
+ * (odx_vstore_reclaim). */
 #include <string.h>
 
 #include "common/alloc.h"
@@ -12,7 +12,7 @@
 #include "common/util.h"
 #include "storage/store.h"
 
-uint32_t odx_vec_per_block(int dim, unsigned page_size)
+uint32_t odx_vstore_per_block(int dim, unsigned page_size)
 {
     size_t bytes = (size_t)16 * page_size - 16; /* LMDB's overflow page header */
     size_t vb = (size_t)dim * sizeof(float);
@@ -22,8 +22,8 @@ uint32_t odx_vec_per_block(int dim, unsigned page_size)
 
 static void block_key(unsigned char *kb, uint64_t block) { odx_put_be64(kb, block); }
 
-int odx_vec_put(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t first_seq,
-                size_t n, const float *data)
+int odx_vstore_put(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t first_seq,
+                   size_t n, const float *data)
 {
     size_t vb = (size_t)dim * sizeof(float);
     while (n > 0) {
@@ -62,7 +62,7 @@ int odx_vec_put(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t
     return 0;
 }
 
-int odx_vec_get(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t seq, const float **out)
+int odx_vstore_get(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t seq, const float **out)
 {
     unsigned char kb[8];
     block_key(kb, seq / per_block);
@@ -77,7 +77,7 @@ int odx_vec_get(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, uint64_t
     return 0;
 }
 
-int odx_vec_scan(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, odx_vec_block_fn fn, void *ctx)
+int odx_vstore_scan(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, odx_vstore_block_fn fn, void *ctx)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, vec, &cur);
@@ -95,8 +95,8 @@ int odx_vec_scan(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, odx_vec
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int odx_vec_reclaim(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, const odx_bitmap *live,
-                    uint64_t next_seq, uint64_t *freed)
+int odx_vstore_reclaim(MDB_txn *txn, MDB_dbi vec, int dim, uint32_t per_block, const odx_bitmap *live,
+                       uint64_t next_seq, uint64_t *freed)
 {
     (void)dim;
     MDB_cursor *cur;

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/util.h"
 
 #define READ_FRAMES 4096 /* frames per sf_readf_float call */
 
@@ -30,11 +31,6 @@ static const char *const FMT_NAME[] = {
     "RF64", "W64"
 };
 
-static uint32_t le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static unsigned le16(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8; }
 
 /* An MPEG audio frame header: 11 sync bits, a valid version, layer,
  * bitrate index and sample-rate index. */
@@ -136,11 +132,11 @@ static int check_wav(const unsigned char *p, size_t len, double max_seconds)
     size_t off = 12;
     unsigned rate = 0, block = 0;
     while (off + 8 <= len) {
-        uint32_t size = le32(p + off + 4);
+        uint32_t size = odx_get_le32(p + off + 4);
         size_t avail = len - off - 8;
         if (!memcmp(p + off, "fmt ", 4) && size >= 16 && avail >= 16) {
-            rate = le32(p + off + 12);
-            block = le16(p + off + 20);
+            rate = odx_get_le32(p + off + 12);
+            block = odx_get_le16(p + off + 20);
         }
         if (!memcmp(p + off, "data", 4)) {
             if (size == 0xFFFFFFFFu) return 0;
@@ -205,9 +201,9 @@ static int check_ogg(const unsigned char *p, size_t len, const char *name)
         for (size_t i = 0; i < nseg; i++) size += p[off + 27 + i];
         if (len - off < size)
             return odx_error(ODX_EMEDIA, "audio: truncated %s: page at byte %zu is cut", name, off);
-        if (ogg_crc(p + off, size) != le32(p + off + 22))
+        if (ogg_crc(p + off, size) != odx_get_le32(p + off + 22))
             return odx_error(ODX_EMEDIA, "audio: corrupt %s: page at byte %zu fails its CRC", name, off);
-        uint32_t ser = le32(p + off + 14), sq = le32(p + off + 18);
+        uint32_t ser = odx_get_le32(p + off + 14), sq = odx_get_le32(p + off + 18);
         int s = 0;
         while (s < streams && serial[s] != ser) s++;
         if (s < streams && sq != seq[s] + 1)

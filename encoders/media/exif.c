@@ -5,14 +5,12 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/util.h"
 #include "encoders/media/image.h"
 
-static unsigned rd16(const unsigned char *p, int le) { return le ? p[0] | p[1] << 8 : p[0] << 8 | p[1]; }
-static unsigned long rd32(const unsigned char *p, int le)
-{
-    return le ? (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24
-              : (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
-}
+/* TIFF data is either byte order ("II" or "MM"). */
+static unsigned rd16(const unsigned char *p, int le) { return le ? odx_get_le16(p) : odx_get_be16(p); }
+static unsigned long rd32(const unsigned char *p, int le) { return le ? odx_get_le32(p) : odx_get_be32(p); }
 
 static int tiff_orientation(const unsigned char *t, size_t n)
 {
@@ -46,7 +44,7 @@ int odx_jpeg_exif_orientation(const unsigned char *d, size_t n)
         unsigned marker = d[p + 1];
         if (marker == 0xFF) { p++; continue; }            /* fill byte */
         if (marker == 0xD9 || marker == 0xDA) return 1;    /* EOI / start of scan */
-        size_t seg = (size_t)d[p + 2] << 8 | d[p + 3];
+        size_t seg = odx_get_be16(d + p + 2);
         if (seg < 2 || p + 2 + seg > n) return 1;
         const unsigned char *s = d + p + 4;
         size_t sl = seg - 2;

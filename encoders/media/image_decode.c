@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/util.h"
 #include "encoders/media/image.h"
 
 odx_image_format odx_image_sniff(const void *data, size_t len)
@@ -24,7 +25,7 @@ odx_image_format odx_image_sniff(const void *data, size_t len)
     /* "BM" alone starts plenty of text ("BMW ..."): the info header's size
      * must be one that BMP writers use (the decoder reads 40 and up). */
     if (len >= 18 && p[0] == 'B' && p[1] == 'M') {
-        uint32_t dib = (uint32_t)p[14] | (uint32_t)p[15] << 8 | (uint32_t)p[16] << 16 | (uint32_t)p[17] << 24;
+        uint32_t dib = odx_get_le32(p + 14);
         if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) return ODX_IMAGE_BMP;
     }
     return ODX_IMAGE_UNKNOWN;
@@ -311,17 +312,15 @@ out:
 
 /* ---- BMP (uncompressed 8/24/32-bit) -------------------------------------- */
 
-static uint32_t le32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static unsigned le16(const unsigned char *p) { return p[0] | p[1] << 8; }
 
 static int decode_bmp(const unsigned char *d, size_t len, uint64_t max_pixels, odx_image *img)
 {
     if (len < 54) return odx_error(ODX_EMEDIA, "bmp: truncated header");
-    uint32_t off = le32(d + 10), dib = le32(d + 14);
+    uint32_t off = odx_get_le32(d + 10), dib = odx_get_le32(d + 14);
     if (dib < 40 || dib > len - 14) return odx_error(ODX_EMEDIA, "bmp: unsupported header size %u", dib);
-    int32_t w = (int32_t)le32(d + 18), hh = (int32_t)le32(d + 22);
-    unsigned bpp = le16(d + 28);
-    uint32_t comp = le32(d + 30), used = le32(d + 46);
+    int32_t w = (int32_t)odx_get_le32(d + 18), hh = (int32_t)odx_get_le32(d + 22);
+    unsigned bpp = odx_get_le16(d + 28);
+    uint32_t comp = odx_get_le32(d + 30), used = odx_get_le32(d + 46);
     int top_down = hh < 0;
     int64_t h = top_down ? -(int64_t)hh : hh;
     if (w <= 0 || h <= 0) return odx_error(ODX_EMEDIA, "bmp: bad size");

@@ -97,7 +97,7 @@ int odx_media_sniff(const void *data, size_t len, odx_modality *modality, unsign
         int binary = 0;
         for (size_t i = 0; i < len && i < 134; i++)
             if (p[i] < 9 || (p[i] > 13 && p[i] < 32) || p[i] == 127) binary = 1;
-        uint64_t n = len >= 84 ? (uint64_t)p[80] | (uint64_t)p[81] << 8 | (uint64_t)p[82] << 16 | (uint64_t)p[83] << 24 : 0;
+        uint64_t n = len >= 84 ? odx_get_le32(p + 80) : 0;
         if (strcmp(m, "STL") || !binary || 84 + 50 * n == len)
             return found(ODX_MODALITY_MESH, BIT(ODX_MODALITY_MESH), m, modality, modalities, format);
     }

@@ -20,6 +20,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "encoders/media/image.h"
 #include "encoders/media/preprocess.h"
 #include "encoders/models/transformer.h"
@@ -57,26 +58,7 @@ static int read_file(const char *dir, const char *name, char **out, size_t *len)
     char path[4096];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path) return odx_error(ODX_EINVAL, "model path too long");
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(errno == ENOENT ? ODX_ENOTFOUND : ODX_EIO, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > CLIP_MAX_FILE) {
-        fclose(f);
-        return odx_error(ODX_EINVAL, "%s: not a regular file under %u bytes", path, CLIP_MAX_FILE);
-    }
-    size_t sz = (size_t)sb.st_size;
-    char *buf = odx_malloc(sz + 1);
-    if (!buf) { fclose(f); return odx_error(ODX_ENOMEM, "out of memory reading %s", path); }
-    if (fread(buf, 1, sz, f) != sz) {
-        fclose(f);
-        odx_free(buf);
-        return odx_error(ODX_EIO, "%s: short read", path);
-    }
-    fclose(f);
-    buf[sz] = 0;
-    *out = buf;
-    *len = sz;
-    return 0;
+    return odx_read_file(path, CLIP_MAX_FILE, out, len);
 }
 
 /* model.safetensors, or the shards listed by model.safetensors.index.json

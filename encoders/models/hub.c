@@ -15,6 +15,8 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
+#include "common/util.h"
 #include "omnidex_embed.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -44,14 +46,7 @@ out:
 
 int odx_model_file_name_ok(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > 255 || s[0] == '.') return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
+    return odx_name_valid(s, strlen(s), 255, ODX_NAME_NO_LEADING_DOT);
 }
 
 /* Repo "owner/name" and revisions: [A-Za-z0-9._-] segments, no "..". */
@@ -63,8 +58,7 @@ static int valid_ref(const char *s, int slashes_allowed)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '/') { if (++slashes > slashes_allowed) return 0; continue; }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
+        if (!odx_name_char(c)) return 0;
     }
     return 1;
 }
@@ -227,14 +221,10 @@ static int pull_shards(CURL *c, const char *hub, size_t hl, const char *repo, co
     if (rc) return rc;
     if (missing) return odx_error(ODX_ENOTFOUND, "%.*s/%s: neither model.safetensors nor %s on the hub", (int)hl, hub, repo, idx);
     snprintf(path, sizeof path, "%s/%s", dest, idx);
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(ODX_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 16u << 20; /* an index lists names only: 16 MiB is plenty */
-    char *buf = odx_malloc(cap);
-    size_t len = buf ? fread(buf, 1, cap, f) : 0;
-    fclose(f);
-    if (!buf) return odx_error(ODX_ENOMEM, "out of memory");
-    if (len == cap) { odx_free(buf); return odx_error(ODX_ELIMIT, "%s: over 16 MiB", idx); }
+    char *buf;
+    size_t len;
+    /* An index lists names only: 16 MiB is plenty. */
+    if ((rc = odx_read_file(path, 16u << 20, &buf, &len)) != 0) return rc;
     cJSON *root = cJSON_ParseWithLength(buf, len);
     odx_free(buf);
     const cJSON *map = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;

@@ -1,6 +1,8 @@
 /* Half-precision conversions used when a checkpoint stores F16/BF16. */
 #include "encoders/runtime/half.h"
 
+#include "common/util.h"
+
 #include <string.h>
 
 static float bits_to_f32(uint32_t u)
@@ -38,11 +40,11 @@ float odx_bf16_to_f32(uint16_t b) { return bits_to_f32((uint32_t)b << 16); }
 void odx_f16_to_f32_n(const unsigned char *src, float *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] = odx_f16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+        dst[i] = odx_f16_to_f32(odx_get_le16(src + 2 * i));
 }
 
 void odx_bf16_to_f32_n(const unsigned char *src, float *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dst[i] = odx_bf16_to_f32((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+        dst[i] = odx_bf16_to_f32(odx_get_le16(src + 2 * i));
 }

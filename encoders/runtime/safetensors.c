@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/util.h"
 #include "encoders/runtime/half.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -190,8 +191,7 @@ int odx_st_open_bytes(const void *data, size_t len, odx_st **out)
 {
     const unsigned char *p = data;
     if (len < 8) return odx_error(ODX_ECORRUPT, "safetensors: %zu bytes is too short for a header", len);
-    uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | p[i];
+    uint64_t hlen = odx_get_le64(p);
     if (hlen > ODX_ST_MAX_HEADER)
         return odx_error(ODX_ECORRUPT, "safetensors: header length %llu over the %u-byte cap",
                          (unsigned long long)hlen, ODX_ST_MAX_HEADER);

@@ -20,6 +20,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/util.h"
 
 #define BPE_MAX_VOCAB (1 << 22)
@@ -221,32 +222,12 @@ int odx_bpe_open_bytes(const char *vocab, size_t vocab_len, const char *merges, 
     return 0;
 }
 
-static int slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(errno == ENOENT ? ODX_ENOTFOUND : ODX_EIO, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size > BPE_MAX_FILE) {
-        fclose(f);
-        return odx_error(ODX_EINVAL, "%s: too large or unreadable", path);
-    }
-    size_t n = (size_t)sb.st_size;
-    char *buf = odx_malloc(n + 1);
-    if (!buf) { fclose(f); return odx_error(ODX_ENOMEM, "out of memory"); }
-    size_t got = fread(buf, 1, n, f);
-    fclose(f);
-    if (got != n) { odx_free(buf); return odx_error(ODX_EIO, "%s: short read", path); }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 int odx_bpe_open(const char *vocab_path, const char *merges_path, odx_bpe **out)
 {
     char *v = NULL, *m = NULL;
     size_t vl = 0, ml = 0;
-    int rc = slurp(vocab_path, &v, &vl);
-    if (!rc) rc = slurp(merges_path, &m, &ml);
+    int rc = odx_read_file(vocab_path, BPE_MAX_FILE, &v, &vl);
+    if (!rc) rc = odx_read_file(merges_path, BPE_MAX_FILE, &m, &ml);
     if (!rc) rc = odx_bpe_open_bytes(v, vl, m, ml, out);
     odx_free(v);
     odx_free(m);

@@ -99,12 +99,12 @@ static void check_reply(rpc_call *c, const char *method, grpc_status_code st, Pr
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    const rpc_method *m = &odx_rpc_omnidex_methods[data[0] % odx_rpc_omnidex_method_count];
+    const rpc_method *m = &rpc_omnidex_methods[data[0] % rpc_omnidex_method_count];
     const uint8_t *p = data + 1;
     size_t len = size - 1;
     ensure_collections();
-    if (odx_rpc_wire_depth_ok(m->req_desc, p, len, RPC_MAX_WIRE_DEPTH) != 0) return 0;
-    ProtobufCMessage *req = protobuf_c_message_unpack(m->req_desc, &odx_rpc_allocator, len, p);
+    if (rpc_wire_depth_ok(m->req_desc, p, len, RPC_MAX_WIRE_DEPTH) != 0) return 0;
+    ProtobufCMessage *req = protobuf_c_message_unpack(m->req_desc, &rpc_allocator, len, p);
     if (!req) return 0;
     rpc_call c;
     fake_call_init(&c, db);
@@ -132,6 +132,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_reply(&c, m->path, st, resp);
         fake_call_reset(&c);
     }
-    protobuf_c_message_free_unpacked(req, &odx_rpc_allocator);
+    protobuf_c_message_free_unpacked(req, &rpc_allocator);
     return 0;
 }

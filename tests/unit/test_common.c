@@ -1,7 +1,12 @@
 /* Unit tests: metadata, UTF-8, the filter language (parse, print, errors). */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/file.h"
 #include "common/filter.h"
 #include "common/meta.h"
 #include "common/util.h"
@@ -152,6 +157,43 @@ static void test_filter_builders(void)
     CHECK(odx_filter_cmp_int("f", (odx_filter_op)99, 1, &bad) == ODX_EFILTER, "bad op accepted");
 }
 
+static void test_names(void)
+{
+    CHECK(odx_name_valid("a.b-c_9", 7, 7, ODX_NAME_NO_LEADING_DOT), "a name at its length limit");
+    CHECK(!odx_name_valid("a.b-c_9", 7, 6, 0), "one byte over the limit");
+    CHECK(!odx_name_valid("", 0, 8, 0) && !odx_name_valid(NULL, 0, 8, 0), "empty and NULL");
+    CHECK(odx_name_valid(".x", 2, 8, 0) && !odx_name_valid(".x", 2, 8, ODX_NAME_NO_LEADING_DOT), "leading dot by flag");
+    CHECK(!odx_name_valid("a/b", 3, 8, 0) && !odx_name_valid("a b", 3, 8, 0), "outside [A-Za-z0-9_.-]");
+    CHECK(!odx_name_valid("ab\0c", 4, 8, 0), "a NUL inside the length");
+}
+
+static void test_read_file(void)
+{
+    char dir[] = "/tmp/odx_read_file_XXXXXX", path[64], fifo[64], miss[64];
+    REQUIRE(mkdtemp(dir) != NULL, "mkdtemp");
+    snprintf(path, sizeof path, "%s/f", dir);
+    snprintf(fifo, sizeof fifo, "%s/p", dir);
+    snprintf(miss, sizeof miss, "%s/none", dir);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL, "create");
+    fwrite("abc\0de", 1, 6, f);
+    fclose(f);
+    char *d = NULL;
+    size_t n = 0;
+    CHECK_OK(odx_read_file(path, 6, &d, &n));
+    CHECK(n == 6 && d && !memcmp(d, "abc\0de", 6) && d[6] == 0, "contents, NUL-terminated");
+    odx_free(d);
+    CHECK(odx_read_file(path, 5, &d, &n) == ODX_ELIMIT, "one byte over the cap");
+    CHECK(strstr(odx_last_error(), path) != NULL, "message names the file: %s", odx_last_error());
+    CHECK(odx_read_file(miss, 6, &d, &n) == ODX_ENOTFOUND, "missing file");
+    CHECK(odx_read_file(dir, 6, &d, &n) == ODX_EINVAL, "a directory");
+    REQUIRE(mkfifo(fifo, 0600) == 0, "mkfifo");
+    CHECK(odx_read_file(fifo, 6, &d, &n) == ODX_EINVAL, "a named pipe is refused, not waited on");
+    unlink(fifo);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_alloc_failure(void)
 {
     /* Parsing under every possible allocation failure: clean error, no leak
@@ -176,6 +218,8 @@ int main(void)
     RUN(test_filter_parse);
     RUN(test_filter_errors);
     RUN(test_filter_builders);
+    RUN(test_names);
+    RUN(test_read_file);
     RUN(test_alloc_failure);
     TEST_EXIT();
 }

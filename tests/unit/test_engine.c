@@ -234,7 +234,21 @@ static void test_errors(void)
     CHECK(odx_search_params_set_k(p, 1025) == ODX_EINVAL, "k 1025");
     CHECK(odx_search_params_set(p, "bogus=1") == ODX_EINVAL, "unknown param");
     CHECK(odx_search_params_set(p, "efSearch=x") == ODX_EINVAL, "bad value");
+    /* The public limits are the engine's: at the limit accepted, past it refused. */
+    CHECK(odx_search_params_set_ef_search(p, 65536) == 0, "efSearch 65536");
+    CHECK(odx_search_params_set_ef_search(p, 65537) == ODX_EINVAL, "efSearch 65537");
+    CHECK(odx_search_params_set_nprobe(p, 1 << 20) == 0, "nprobe 2^20");
+    CHECK(odx_search_params_set_nprobe(p, (1 << 20) + 1) == ODX_EINVAL, "nprobe 2^20 + 1");
     odx_search_params_free(p);
+    CHECK(odx_search(db, "v", v3, 1, 0, NULL, &r) == ODX_EDIM, "query of dimension 0");
+    CHECK(odx_search(db, "v", NULL, 1, 0, NULL, &r) == ODX_EDIM, "empty query vector");
+    CHECK(odx_collection_create(db, "big", 65537, ODX_METRIC_L2, "Flat", NULL) == ODX_EINVAL, "dim 65537");
+    odx_query *q;
+    REQUIRE_OK(odx_query_new(&q));
+    for (int i = 0; i < 16; i++) CHECK_OK(odx_query_add_vector(q, v3, 3, 1.0f));
+    CHECK(odx_query_add_vector(q, v3, 3, 1.0f) == ODX_ELIMIT, "17th query part");
+    CHECK(odx_query_add_item(q, "a", 1.0f) == ODX_ELIMIT, "17th query part (item)");
+    odx_query_free(q);
     odx_db_close(db);
     /* A read-only handle refuses writes. */
     REQUIRE_OK(odx_db_open(dir, ODX_OPEN_READONLY, &db));

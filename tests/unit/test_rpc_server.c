@@ -32,8 +32,8 @@ static void test_status_mapping(void)
         {ODX_EINDEX, GRPC_STATUS_INTERNAL}, {ODX_EIO, GRPC_STATUS_INTERNAL},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        CHECK(odx_rpc_status_from_odx(want[i].odx) == want[i].g, "%s -> %d, want %d", odx_strerror(want[i].odx),
-              (int)odx_rpc_status_from_odx(want[i].odx), (int)want[i].g);
+        CHECK(rpc_status_from_odx(want[i].odx) == want[i].g, "%s -> %d, want %d", odx_strerror(want[i].odx),
+              (int)rpc_status_from_odx(want[i].odx), (int)want[i].g);
 }
 
 /* Builds a SearchRequest with a filter nested n negations deep. */
@@ -80,27 +80,27 @@ static void test_wire_depth(void)
     uint8_t *buf = malloc(cap);
     REQUIRE(buf, "malloc");
     size_t n = nested_filter(buf, cap, 10);
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == 0,
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == 0,
           "depth 12 refused");
     ProtobufCMessage *m = protobuf_c_message_unpack(&omnidex__v1__search_request__descriptor, NULL, n, buf);
     CHECK(m != NULL, "the 10-deep filter does not unpack");
     protobuf_c_message_free_unpacked(m, NULL);
     n = nested_filter(buf, cap, RPC_MAX_WIRE_DEPTH);
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == ODX_ELIMIT,
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == ODX_ELIMIT,
           "depth %d accepted", RPC_MAX_WIRE_DEPTH + 2);
     n = nested_filter(buf, cap, 100000);
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == ODX_ELIMIT,
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, buf, n, RPC_MAX_WIRE_DEPTH) == ODX_ELIMIT,
           "depth 100000 accepted");
     /* bytes that claim more than they hold: left for protobuf-c to reject */
     uint8_t bad[] = {0x22, 0x7f, 0x2a};
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, bad, sizeof bad, 8) == 0, "truncated");
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, bad, sizeof bad, 8) == 0, "truncated");
     /* string fields (SearchRequest.collection = 1): NUL and invalid UTF-8 refused */
     const uint8_t good[] = {0x0a, 0x04, 'p', 'h', 0xc3, 0xa9}, nul[] = {0x0a, 0x03, 'a', 0, 'b'},
                   ff[] = {0x0a, 0x02, 'a', 0xff};
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, good, sizeof good, 8) == 0, "UTF-8 refused");
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, nul, sizeof nul, 8) == ODX_EINVAL, "NUL");
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, good, sizeof good, 8) == 0, "UTF-8 refused");
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, nul, sizeof nul, 8) == ODX_EINVAL, "NUL");
     CHECK(strstr(odx_last_error(), "collection") != NULL, "message names the field: %s", odx_last_error());
-    CHECK(odx_rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, ff, sizeof ff, 8) == ODX_EINVAL, "0xff");
+    CHECK(rpc_wire_depth_ok(&omnidex__v1__search_request__descriptor, ff, sizeof ff, 8) == ODX_EINVAL, "0xff");
     free(buf);
 }
 

@@ -6,35 +6,13 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/file.h"
 
 #define TOOL_MAX_FILE (1u << 30)
 
 int odx_tool_read(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return odx_error(ODX_ENOTFOUND, "%s: cannot open", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = odx_malloc(cap);
-    int rc = buf ? 0 : odx_error(ODX_ENOMEM, "out of memory");
-    while (!rc) {
-        if (n + 1 >= cap) {
-            char *nb = odx_realloc(buf, cap * 2);
-            if (!nb) { rc = odx_error(ODX_ENOMEM, "out of memory reading %s", path); break; }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0) break;
-        if (n > TOOL_MAX_FILE) rc = odx_error(ODX_ELIMIT, "%s: over 1 GiB", path);
-    }
-    if (!rc && ferror(f)) rc = odx_error(ODX_EIO, "%s: read error", path);
-    fclose(f);
-    if (rc) { odx_free(buf); return rc; }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return 0;
+    return odx_read_file(path, TOOL_MAX_FILE, out, len);
 }
 
 char *odx_tool_slurp(const char *path, size_t *len)
