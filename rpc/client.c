@@ -148,16 +148,6 @@ static gpr_timespec deadline(const odx_rpc_client *c)
                         gpr_time_from_micros((int64_t)(c->timeout * 1e6), GPR_TIMESPAN));
 }
 
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice sl = grpc_slice_malloc(n);
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(sl));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
-    grpc_slice_unref(sl);
-    return bb;
-}
-
 /* Status + details -> odx status with the server's message. */
 static int conclude(odx_rpc_client *c, const char *method, grpc_status_code st, grpc_slice details)
 {
@@ -217,7 +207,7 @@ int odx_rpc_client_call(odx_rpc_client *c, const char *method, const ProtobufCMe
 {
     grpc_call *call = new_call(c, method);
     if (!call) return odx_error(ODX_EINTERNAL, "cannot create a call to %s", method);
-    grpc_byte_buffer *send = pack(req), *recv = NULL;
+    grpc_byte_buffer *send = rpc_wire_pack(req), *recv = NULL;
     grpc_metadata_array initial, trailing;
     grpc_metadata_array_init(&initial);
     grpc_metadata_array_init(&trailing);
@@ -341,7 +331,7 @@ int odx_rpc_upsert_stream_send(odx_rpc_stream *s, const Omnidex__V1__UpsertReque
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
-    op.data.send_message.send_message = pack(&req->base);
+    op.data.send_message.send_message = rpc_wire_pack(&req->base);
     int rc = stream_batch(s, &op, 1);
     grpc_byte_buffer_destroy(op.data.send_message.send_message);
     if (rc) {

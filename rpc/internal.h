@@ -100,6 +100,8 @@ int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 /* Reads the protobuf varint at p[*pos] (len bytes in all) and advances *pos;
  * -1 when it is truncated or longer than 10 bytes. */
 int rpc_wire_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out);
+/* A message packed into a new byte buffer (the caller destroys it). */
+grpc_byte_buffer *rpc_wire_pack(const ProtobufCMessage *m);
 
 /* Method tables of each service (handlers.c, health.c, reflection.c). */
 extern const rpc_method rpc_omnidex_methods[];

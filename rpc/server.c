@@ -248,14 +248,21 @@ static grpc_status_code read_message(rpc_call *c, grpc_byte_buffer *bb, Protobuf
     return st;
 }
 
-static grpc_byte_buffer *pack_message(const ProtobufCMessage *m)
+/* Appends to ops the initial metadata if not sent yet (always when
+ * finishing: a status needs it first) and the reply message, if any. */
+static void add_reply_ops(rpc_call *c, grpc_op *ops, size_t *n, const ProtobufCMessage *reply, int finishing)
 {
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice sl = grpc_slice_malloc(n);
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(sl));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
-    grpc_slice_unref(sl);
-    return bb;
+    if (!c->sent_md && (reply || finishing)) {
+        ops[(*n)++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        c->sent_md = 1;
+    }
+    if (reply) {
+        if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
+        c->send_buf = rpc_wire_pack(reply);
+        ops[*n].op = GRPC_OP_SEND_MESSAGE;
+        ops[*n].data.send_message.send_message = c->send_buf;
+        (*n)++;
+    }
 }
 
 /* The last batch of a call: metadata if not sent, the reply on success,
@@ -265,18 +272,7 @@ static void finish(rpc_call *c, grpc_status_code code, ProtobufCMessage *resp)
     grpc_op ops[4];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
-    if (!c->sent_md) {
-        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-        n++;
-        c->sent_md = 1;
-    }
-    if (code == GRPC_STATUS_OK && resp) {
-        if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
-        c->send_buf = pack_message(resp);
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n].data.send_message.send_message = c->send_buf;
-        n++;
-    }
+    add_reply_ops(c, ops, &n, code == GRPC_STATUS_OK ? resp : NULL, 1);
     rpc_call_base_reset(&c->base);
     if (code != GRPC_STATUS_OK && !c->base.msg[0])
         snprintf(c->base.msg, sizeof c->base.msg, "%s", rpc_status_name(code));
@@ -308,17 +304,7 @@ static void post_recv(rpc_call *c, ProtobufCMessage *reply)
     grpc_op ops[3];
     size_t n = 0;
     memset(ops, 0, sizeof ops);
-    if (reply) {
-        if (!c->sent_md) {
-            ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-            c->sent_md = 1;
-        }
-        if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
-        c->send_buf = pack_message(reply);
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n].data.send_message.send_message = c->send_buf;
-        n++;
-    }
+    add_reply_ops(c, ops, &n, reply, 0);
     rpc_call_base_reset(&c->base);
     if (c->payload) {
         grpc_byte_buffer_destroy(c->payload);
@@ -372,7 +358,7 @@ static void watch_send(rpc_call *c)
         c->sent_md = 1;
     }
     if (c->send_buf) grpc_byte_buffer_destroy(c->send_buf);
-    c->send_buf = pack_message(resp);
+    c->send_buf = rpc_wire_pack(resp);
     rpc_call_base_reset(&c->base);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = c->send_buf;

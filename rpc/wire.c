@@ -88,3 +88,13 @@ int rpc_wire_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 {
     return depth_walk(d, p, len, 1, max_depth);
 }
+
+grpc_byte_buffer *rpc_wire_pack(const ProtobufCMessage *m)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    grpc_slice sl = grpc_slice_malloc(n);
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(sl));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl); /* the byte buffer holds its own reference */
+    return bb;
+}
