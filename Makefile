@@ -172,7 +172,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/share/omnidex/models
 	install -m 755 $(B)/omnidex $(DESTDIR)$(PREFIX)/bin/omnidex
-	install -m 644 include/omnidex.h include/omnidex_embed.h include/omnidex_backend.h include/omnidex_rpc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/omnidex.h include/omnidex_embed.h include/omnidex_backend.h include/omnidex_rpc.h include/omnidex_util.h $(DESTDIR)$(PREFIX)/include/
 	@rm -f $(B)/libomnidex-full.a $(B)/libomnidex-core-full.a
 	@printf 'CREATE $(B)/libomnidex-full.a\nADDLIB $(LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
 	@printf 'CREATE $(B)/libomnidex-core-full.a\nADDLIB $(CORE_LIB)\nADDLIB $(FAISS_DIR)/lib/libfaiss_c.a\nADDLIB $(FAISS_DIR)/lib/libfaiss.a\nSAVE\nEND\n' | ar -M
@@ -192,7 +192,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/omnidex $(DESTDIR)$(PREFIX)/include/omnidex.h \
 	  $(DESTDIR)$(PREFIX)/include/omnidex_embed.h $(DESTDIR)$(PREFIX)/include/omnidex_backend.h \
-	  $(DESTDIR)$(PREFIX)/include/omnidex_rpc.h $(DESTDIR)$(PREFIX)/lib/libomnidex.a \
+	  $(DESTDIR)$(PREFIX)/include/omnidex_rpc.h $(DESTDIR)$(PREFIX)/include/omnidex_util.h $(DESTDIR)$(PREFIX)/lib/libomnidex.a \
 	  $(DESTDIR)$(PREFIX)/lib/libomnidex-core.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex.pc \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/omnidex-core.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/omnidex

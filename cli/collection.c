@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "common/meta.h"
+#include "omnidex_util.h"
 
 static const char *help =
     "usage: omnidex collection create NAME (--dim D | --space SPACE [--dim D]) [--metric cosine|ip|l2] [--index SPEC|auto] [--gpu]\n"

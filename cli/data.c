@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/alloc.h"
-#include "common/error.h"
-#include "common/meta.h"
-#include "common/util.h"
+#include "omnidex_util.h"
 
 /* ---- input files ---- */
 

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "common/alloc.h"
+#include "omnidex_util.h"
 
 #define DEMO_MAX_LINE (1u << 20)
 #define DEMO_MAX_PAIRS 32

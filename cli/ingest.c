@@ -31,9 +31,7 @@
 #include <dirent.h>
 
 #include "cli/cli.h"
-#include "common/alloc.h"
-#include "common/meta.h"
-#include "common/util.h"
+#include "omnidex_util.h"
 
 #define MAX_DEPTH 64
 #define MEDIA_MODALITIES ((1u << ODX_MODALITY_IMAGE) | (1u << ODX_MODALITY_AUDIO) | \

@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/log.h"
-#include "common/util.h"
+#include "omnidex_util.h"
 
 static const char *usage_text =
     "usage: omnidex [--data DIR | --server HOST:PORT [--token-file F]] [--quiet] COMMAND [ARGS]\n"

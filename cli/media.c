@@ -11,10 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "common/alloc.h"
-#include "common/error.h"
-#include "common/file.h"
-#include "common/util.h"
+#include "omnidex_util.h"
 #include "omnidex_embed.h"
 
 #define MAX_FILE (256u << 20)

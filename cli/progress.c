@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "common/util.h"
+#include "omnidex_util.h"
 
 /* The bar drawn last, while its line is open (for progress_interrupt). */
 static struct progress *open_bar;

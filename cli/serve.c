@@ -16,11 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/error.h"
-#include "common/file.h"
-#include "common/log.h"
 #include "cli/cli.h"
+#include "omnidex_util.h"
 #include "omnidex_rpc.h"
 
 #define MAX_FILE_BYTES (1 << 20)

@@ -33,15 +33,11 @@ struct odx_meta {
 int odx_meta_key_valid(const char *key, size_t len);
 /* Frees every entry, leaving an empty set. */
 void odx_meta_clear(odx_meta *m);
-/* Deep copy (dst must be empty). */
-int odx_meta_copy(odx_meta *dst, const odx_meta *src);
+/* odx_meta_copy is public (omnidex.h). */
 /* Binary encoding: appends to a growing buffer; decode validates bounds. */
 int odx_meta_encode(const odx_meta *m, unsigned char **buf, size_t *len, size_t *cap);
 int odx_meta_decode(const unsigned char *p, size_t len, size_t *used, odx_meta *out);
-/* Appends JSON-escaped s (with quotes) to a growing string buffer. */
-int odx_json_append_string(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
-int odx_buf_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n);
-int odx_buf_printf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* odx_json_append_string is public (omnidex_util.h). */
+/* odx_buf_append and odx_buf_printf are public (omnidex_util.h). */
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 int64_t odx_now_unix(void);
-double odx_now_mono(void); /* seconds, monotonic */
+#include "omnidex_util.h" /* odx_now_mono, odx_utf8_valid */
 
 static inline void odx_put_be64(unsigned char *p, uint64_t v)
 {
@@ -54,8 +54,6 @@ static inline int odx_name_char(char c)
  * ODX_NAME_NO_LEADING_DOT, does not start with '.'); s may be NULL (0). */
 int odx_name_valid(const char *s, size_t len, size_t max, unsigned flags);
 
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
-int odx_utf8_valid(const char *s, size_t len);
 /* 1 if every float is finite. */
 int odx_vec_finite(const float *v, size_t n);
 /* Scales v to unit L2 norm; returns 0, or ODX_EVECTOR for a zero vector. */

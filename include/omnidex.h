@@ -216,6 +216,8 @@ const char *odx_meta_string(const odx_meta *m, size_t i, size_t *len);
 int64_t odx_meta_int(const odx_meta *m, size_t i);
 double odx_meta_float(const odx_meta *m, size_t i);
 int odx_meta_bool(const odx_meta *m, size_t i);
+/* Copies every key/value of src into dst (dst must be empty). */
+int odx_meta_copy(odx_meta *dst, const odx_meta *src);
 /* Index of key, or -1. */
 long odx_meta_find(const odx_meta *m, const char *key);
 /* Appends the metadata as a JSON object to a new string; free with odx_free. */
