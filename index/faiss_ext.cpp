@@ -117,6 +117,18 @@ extern "C" int odx_faiss_set_defaults(FaissIndex *cindex, int ef_search, int npr
     }
 }
 
+extern "C" int odx_faiss_set_ef_construction(FaissIndex *cindex, int ef_construction)
+{
+    try {
+        if (auto *h = dynamic_cast<faiss::IndexHNSW *>(reinterpret_cast<faiss::Index *>(cindex)))
+            if (ef_construction > 0) h->hnsw.efConstruction = ef_construction;
+        return 0;
+    } catch (...) {
+        faiss_last_exception = std::current_exception();
+        return -1;
+    }
+}
+
 extern "C" int odx_faiss_describe(const FaissIndex *cindex, char *buf, size_t len)
 {
     const faiss::Index *index = reinterpret_cast<const faiss::Index *>(cindex);
