@@ -24,7 +24,7 @@ static double rng_unit(rng_t *r) { return ((rng_next(r) >> 11) + 0.5) * (1.0 / 9
 static double rng_gauss(rng_t *r)
 {
     double u = rng_unit(r), v = rng_unit(r);
-    return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v); /* 2 pi */
 }
 
 /* rows x dim Gaussian entries of variance 1/dim: rows of length ~1, nearly
