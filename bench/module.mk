@@ -5,6 +5,9 @@
 #   make bench-ann                 omnidex vs raw FAISS (AVX2 and Debian's
 #                                  generic build) vs hnswlib; ~15 min on 2 cores
 #   make bench-ann BENCH_QUICK=1   20k-vector datasets, for iteration (~1 min)
+#   make bench-ann-clustered       only the clustered CLIP-like sets (issue 24):
+#                                  recall vs efSearch at default and efC=40
+#                                  builds, omnidex vs FAISS vs hnswlib
 BENCH_DIR := build/bench
 BENCH_QUICK ?=
 BENCH_TARGETS += bench-ann
@@ -16,9 +19,9 @@ BENCH_CXXFLAGS := -std=c++17 -g -fopenmp -Wall -Wextra -Werror -Wno-unused-param
 DEBIAN_FAISS_LIB := /usr/lib/x86_64-linux-gnu/libfaiss.a
 
 ANN_BINS := $(BENCH_DIR)/ann_omnidex $(BENCH_DIR)/ann_faiss_avx2 $(BENCH_DIR)/ann_faiss_generic \
-            $(BENCH_DIR)/ann_hnswlib $(BENCH_DIR)/ann_omnidex_hnswfix
+            $(BENCH_DIR)/ann_hnswlib $(BENCH_DIR)/ann_omnidex_hnswfix $(BENCH_DIR)/gen_clustered
 
-.PHONY: bench-ann bench-ann-bins
+.PHONY: bench-ann bench-ann-bins bench-ann-clustered
 bench-ann-bins: $(ANN_BINS)
 
 $(BENCH_DIR)/obj/harness.o: bench/ann/harness.c bench/ann/harness.h build/rel/.deps
@@ -64,5 +67,15 @@ $(BENCH_DIR)/ann_hnswlib: bench/ann/ann_hnswlib.cpp $(BENCH_DIR)/obj/harness.o
 	@mkdir -p $(dir $@)
 	$(CXX) $(BENCH_CXXFLAGS) -O3 $(BENCH_SIMD) -o $@ $< $(BENCH_DIR)/obj/harness.o -lm
 
+$(BENCH_DIR)/gen_clustered: bench/ann/gen_clustered.c bench/ann/clustered.c bench/ann/clustered.h
+	@mkdir -p $(dir $@)
+	$(CC) -I. -std=c11 -O2 -g $(WARN) -o $@ bench/ann/gen_clustered.c bench/ann/clustered.c -lm
+
+# make bench-ann also runs the clustered, CLIP-like sets of issue 24
+# (bench/ann/clustered_run.py; its own section of bench/RESULTS.md).
 bench-ann: $(ANN_BINS)
 	OMP_NUM_THREADS=2 nice /usr/bin/python3 bench/ann/run.py $(if $(BENCH_QUICK),--quick)
+	OMP_NUM_THREADS=2 nice /usr/bin/python3 bench/ann/clustered_run.py $(if $(BENCH_QUICK),--quick)
+
+bench-ann-clustered: $(ANN_BINS)
+	OMP_NUM_THREADS=2 nice /usr/bin/python3 bench/ann/clustered_run.py $(if $(BENCH_QUICK),--quick)

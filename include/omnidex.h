@@ -146,10 +146,15 @@ int odx_db_set_option(odx_db *db, const char *name, const char *value);
 /* Creates a collection of vectors of dimension dim (1..ODX_MAX_DIM; 0 with a space
  * takes the space's dimension, and any other dim must equal it).
  * index_spec: a FAISS factory string ("Flat", "HNSW32,Flat", "IVF1024,Flat",
- * "IVF1024,PQ32np", "SQ8", ...) or "auto"/NULL (Flat below 50k vectors, HNSW
- * above). space: the embedding space the collection is bound to, or NULL for
- * a plain vector collection. Names: 1..ODX_MAX_NAME_LEN chars of [A-Za-z0-9_.-],
- * not starting with '.'. */
+ * "IVF1024,PQ32np", "SQ8", ...) or "auto"/NULL (Flat below 50k vectors,
+ * HNSW32 above). HNSW specs may add "efC=<n>" (efConstruction, 1..4096) and
+ * "efS=<n>" (default efSearch, 1..65536) as components:
+ * "HNSW32,Flat,efC=400,efS=96"; unset, they are 200 and 64. A bad spec is
+ * ODX_EINVAL with the reason in odx_last_error(). An existing collection
+ * keeps the graph it was built with until odx_collection_compact.
+ * space: the embedding space the collection is bound to, or NULL for a plain
+ * vector collection. Names: 1..ODX_MAX_NAME_LEN chars of [A-Za-z0-9_.-], not
+ * starting with '.'. */
 int odx_collection_create(odx_db *db, const char *name, int dim, odx_metric metric,
                           const char *index_spec, const char *space);
 /* Drops a collection, its records and its index files. */

@@ -15,7 +15,9 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/invlists/InvertedLists.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -68,7 +70,9 @@ extern "C" int odx_faiss_search(const FaissIndex *cindex, idx_t n, const float *
                 return 0;
             }
             faiss::SearchParametersHNSW p;
-            p.efSearch = ef_search > 0 ? ef_search : h->hnsw.efSearch;
+            // FAISS needs efSearch >= k to return k hits (with the index's
+            // default too, which odx_index_search leaves to this call).
+            p.efSearch = std::max(ef_search > 0 ? ef_search : h->hnsw.efSearch, (int)std::min<idx_t>(k, INT32_MAX));
             p.sel = selp;
             index->search(n, x, k, distances, labels, &p);
             return 0;
@@ -110,6 +114,18 @@ extern "C" int odx_faiss_set_defaults(FaissIndex *cindex, int ef_search, int npr
         if (auto *ivf = dynamic_cast<faiss::IndexIVF *>(index)) {
             if (nprobe > 0) ivf->nprobe = (size_t)nprobe;
         }
+        return 0;
+    } catch (...) {
+        faiss_last_exception = std::current_exception();
+        return -1;
+    }
+}
+
+extern "C" int odx_faiss_set_ef_construction(FaissIndex *cindex, int ef_construction)
+{
+    try {
+        if (auto *h = dynamic_cast<faiss::IndexHNSW *>(reinterpret_cast<faiss::Index *>(cindex)))
+            if (ef_construction > 0) h->hnsw.efConstruction = ef_construction;
         return 0;
     } catch (...) {
         faiss_last_exception = std::current_exception();

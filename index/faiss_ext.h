@@ -31,6 +31,10 @@ int odx_faiss_hnsw_own(int on);
  * values <= 0 are ignored. Reaches the index behind an IndexIDMap too. */
 int odx_faiss_set_defaults(FaissIndex *index, int ef_search, int nprobe);
 
+/* Sets HNSW's efConstruction (used by later adds); a no-op for other
+ * index types. */
+int odx_faiss_set_ef_construction(FaissIndex *index, int ef_construction);
+
 /* Checks the internal consistency of a loaded index (HNSW graph links and
  * levels, IVF list ids and sizes, storage counts), so that a checkpoint that
  * passed its checksum but holds a broken structure is rebuilt instead of

@@ -24,8 +24,6 @@
 #include "common/util.h"
 #include "index/faiss_ext.h"
 
-#define DEFAULT_EF_SEARCH 64
-
 struct odx_index {
     FaissIndex *fx;
     int dim;
@@ -78,30 +76,6 @@ static int default_nprobe(const char *spec)
     if (np < 8) np = 8;
     if (np > nlist) np = nlist;
     return (int)np;
-}
-
-int odx_index_create(const char *factory, int dim, odx_metric metric, odx_index **out)
-{
-    if (strlen(factory) >= 128) return odx_error(ODX_EINVAL, "index spec longer than 127 characters");
-    odx_index *ix = odx_calloc(1, sizeof *ix);
-    if (!ix) return odx_error(ODX_ENOMEM, "out of memory");
-    if (faiss_index_factory(&ix->fx, dim, factory, faiss_metric(metric))) {
-        char what[160];
-        snprintf(what, sizeof what, "index spec '%s' (dim %d)", factory, dim);
-        int rc = faiss_err(what);
-        odx_free(ix);
-        return rc;
-    }
-    ix->dim = dim;
-    ix->metric = metric;
-    snprintf(ix->factory, sizeof ix->factory, "%s", factory);
-    if (odx_faiss_set_defaults(ix->fx, DEFAULT_EF_SEARCH, default_nprobe(factory))) {
-        int rc = faiss_err("configuring index");
-        odx_index_free(ix);
-        return rc;
-    }
-    *out = ix;
-    return 0;
 }
 
 void odx_index_free(odx_index *ix)
@@ -205,15 +179,70 @@ static int spec_component_ok(const char *c, size_t n, int *dimp, char *why, size
     return SPEC_SYNTAX;
 }
 
-int odx_index_spec_check(const char *spec, int dim, odx_metric metric)
+/* The parts of a spec: the FAISS factory string (the components without
+ * '='), and omnidex's own parameters (efC=, efS=), which FAISS's factory
+ * does not take. */
+typedef struct {
+    char factory[128];
+    int hnsw;      /* an HNSW<M> component is present */
+    int efc, efs;  /* 0: not given */
+} spec_parts;
+
+/* Reads "efC=200" / "efS=64" (or efConstruction= / efSearch=) into sp. */
+static int spec_param_ok(const char *c, size_t n, spec_parts *sp, char *why, size_t wlen)
 {
+    const char *eq = memchr(c, '=', n);
+    size_t kl = (size_t)(eq - c);
+    int *slot;
+    long max;
+    const char *name;
+    if ((kl == 3 && !strncmp(c, "efC", 3)) || (kl == 14 && !strncmp(c, "efConstruction", 14))) {
+        slot = &sp->efc, max = ODX_HNSW_EFC_MAX, name = "efC";
+    } else if ((kl == 3 && !strncmp(c, "efS", 3)) || (kl == 8 && !strncmp(c, "efSearch", 8))) {
+        slot = &sp->efs, max = ODX_HNSW_EFS_MAX, name = "efS";
+    } else {
+        snprintf(why, wlen, "unknown parameter (efC=<n>, efS=<n>)");
+        return 0;
+    }
+    char t[16];
+    size_t vl = n - kl - 1;
+    if (vl == 0 || vl >= sizeof t) { snprintf(why, wlen, "%s needs a value in 1..%ld", name, max); return 0; }
+    memcpy(t, eq + 1, vl);
+    t[vl] = 0;
+    const char *p = t;
+    long v = spec_num(&p, max);
+    if (v < 1 || *p) { snprintf(why, wlen, "%s needs a value in 1..%ld", name, max); return 0; }
+    if (*slot) { snprintf(why, wlen, "%s given twice", name); return 0; }
+    *slot = (int)v;
+    return 1;
+}
+
+/* Splits and checks spec. 0, or ODX_EINVAL with the reason in the error
+ * message. */
+static int spec_parse(const char *spec, int dim, spec_parts *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    if (strlen(spec) >= sizeof sp->factory) return odx_error(ODX_EINVAL, "index spec longer than 127 characters");
+    size_t flen = 0;
     const char *s = spec;
     int cur = dim;
     for (;;) {
         const char *e = strchr(s, ',');
         size_t n = e ? (size_t)(e - s) : strlen(s);
         char why[160];
-        int bad = spec_component_ok(s, n, &cur, why, sizeof why);
+        int bad;
+        if (n && memchr(s, '=', n)) {
+            bad = spec_param_ok(s, n, sp, why, sizeof why) ? SPEC_OK : SPEC_SYNTAX;
+        } else {
+            bad = spec_component_ok(s, n, &cur, why, sizeof why);
+            if (bad == SPEC_OK) {
+                if (n >= 4 && !strncmp(s, "HNSW", 4)) sp->hnsw = 1;
+                if (flen) sp->factory[flen++] = ',';
+                memcpy(sp->factory + flen, s, n);
+                flen += n;
+                sp->factory[flen] = 0;
+            }
+        }
         if (bad == SPEC_DIM && n == strlen(spec))
             return odx_error(ODX_EINVAL, "index spec '%.127s' does not fit dimension %d: %s", spec, dim, why);
         if (bad == SPEC_DIM)
@@ -222,13 +251,51 @@ int odx_index_spec_check(const char *spec, int dim, odx_metric metric)
         if (bad)
             return odx_error(ODX_EINVAL,
                              "index spec '%.127s': '%.*s': %s (supported: Flat, HNSW<M>, IVF<nlist>, PQ<m>[x<bits>][np], "
-                             "SQ4|SQ6|SQ8|SQfp16, OPQ<m>[_<d>], PCA[R]<d>, L2norm, joined by commas)",
+                             "SQ4|SQ6|SQ8|SQfp16, OPQ<m>[_<d>], PCA[R]<d>, L2norm, and for HNSW efC=<n> efS=<n>, joined by "
+                             "commas)",
                              spec, (int)(n > 40 ? 40 : n), s, why);
         if (!e) break;
         s = e + 1;
     }
+    if (!flen) return odx_error(ODX_EINVAL, "index spec '%.127s' names no index type", spec);
+    if ((sp->efc || sp->efs) && !sp->hnsw)
+        return odx_error(ODX_EINVAL, "index spec '%.127s': efC= and efS= apply to HNSW only", spec);
+    return 0;
+}
+
+int odx_index_create(const char *spec, int dim, odx_metric metric, odx_index **out)
+{
+    spec_parts sp;
+    int rc = spec_parse(spec, dim, &sp);
+    if (rc) return rc;
+    odx_index *ix = odx_calloc(1, sizeof *ix);
+    if (!ix) return odx_error(ODX_ENOMEM, "out of memory");
+    if (faiss_index_factory(&ix->fx, dim, sp.factory, faiss_metric(metric))) {
+        rc = faiss_err("index spec");
+        odx_error_wrap(rc, "'%s'", spec);
+        odx_free(ix);
+        return rc;
+    }
+    ix->dim = dim;
+    ix->metric = metric;
+    snprintf(ix->factory, sizeof ix->factory, "%s", spec);
+    if (odx_faiss_set_defaults(ix->fx, sp.efs ? sp.efs : ODX_HNSW_EFS_DEFAULT, default_nprobe(spec)) ||
+        (sp.hnsw && odx_faiss_set_ef_construction(ix->fx, sp.efc ? sp.efc : ODX_HNSW_EFC_DEFAULT))) {
+        rc = faiss_err("configuring index");
+        odx_index_free(ix);
+        return rc;
+    }
+    *out = ix;
+    return 0;
+}
+
+int odx_index_spec_check(const char *spec, int dim, odx_metric metric)
+{
+    spec_parts sp;
+    int rc = spec_parse(spec, dim, &sp);
+    if (rc) return rc;
     odx_index *ix;
-    int rc = odx_index_create(spec, dim, metric, &ix);
+    rc = odx_index_create(spec, dim, metric, &ix);
     if (rc) return rc == ODX_EINDEX ? ODX_EINVAL : rc;
     odx_index_free(ix);
     return 0;
@@ -307,9 +374,9 @@ int odx_index_search(const odx_index *ix, size_t nq, const float *q, int k, int 
 {
     for (size_t i = 0; i < nq * (size_t)k; i++) seqs_out[i] = UINT64_MAX;
     if (ix->n == 0 || nq == 0) return 0;
-    /* HNSW needs efSearch >= k to return k hits. */
+    /* HNSW needs efSearch >= k to return k hits (with the index's own
+     * efSearch, both search loops raise it to k themselves). */
     if (ef_search > 0 && ef_search < k) ef_search = k;
-    if (ef_search <= 0 && strstr(ix->factory, "HNSW") && k > DEFAULT_EF_SEARCH) ef_search = k;
     struct sel_ctx sc = {ix, member, ctx};
     size_t kk = (size_t)k;
     for (;;) {

@@ -16,18 +16,33 @@ typedef struct odx_index odx_index;
 /* Non-zero keeps seq in the results. */
 typedef int (*odx_seq_member_fn)(void *ctx, uint64_t seq);
 
-/* Checks that spec is a factory string FAISS accepts for dim/metric. */
+/* HNSW build and search defaults, for a spec that does not set them
+ * (docs/core.md, "Index specs", has the measurements behind them), and the
+ * largest values a spec may ask for. */
+#define ODX_HNSW_EFC_DEFAULT 200
+#define ODX_HNSW_EFS_DEFAULT 64
+#define ODX_HNSW_EFC_MAX 4096
+#define ODX_HNSW_EFS_MAX 65536
+
+/* A spec is a FAISS factory string whose components omnidex checks first
+ * (Flat, HNSW<M>, IVF<nlist>, PQ, SQ, OPQ, PCA, L2norm), plus, for HNSW,
+ * omnidex's own components efC=<n> (efConstruction) and efS=<n> (the
+ * default efSearch), e.g. "HNSW32,Flat,efC=200,efS=64". Checks that FAISS
+ * accepts it for dim/metric; ODX_EINVAL with the reason otherwise. */
 int odx_index_spec_check(const char *spec, int dim, odx_metric metric);
 /* Vectors needed before an index of this spec can be trained (0: none). */
 size_t odx_index_train_min(const char *spec);
-/* Creates an empty index. factory: a FAISS factory string. */
-int odx_index_create(const char *factory, int dim, odx_metric metric, odx_index **out);
+/* Creates an empty index of a spec (see odx_index_spec_check). */
+int odx_index_create(const char *spec, int dim, odx_metric metric, odx_index **out);
 void odx_index_free(odx_index *ix);
 int odx_index_is_trained(const odx_index *ix);
 int odx_index_train(odx_index *ix, size_t n, const float *x);
-/* Appends n vectors whose seqs are given. */
+/* Appends n vectors whose seqs are given. For HNSW, one call with many
+ * vectors makes a better graph than many calls with few (FAISS inserts the
+ * upper-level nodes of a call first): builders should pass large runs. */
 int odx_index_add(odx_index *ix, size_t n, const float *x, const uint64_t *seqs);
 uint64_t odx_index_ntotal(const odx_index *ix);
+/* The spec the index was made from. */
 const char *odx_index_factory(const odx_index *ix);
 /* e.g. "HNSW32 (efSearch=64, efConstruction=40)". */
 void odx_index_describe(const odx_index *ix, char *buf, size_t len);

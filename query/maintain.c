@@ -21,6 +21,14 @@
 #define COMPACT_MIN 1000
 #define COMPACT_FRACTION 0.2
 #define TRAIN_SAMPLE_MAX 100000
+/* A build hands FAISS the live vectors in runs of up to this many bytes, so
+ * a collection of up to ~1 GiB of vectors is added in one call: FAISS's
+ * HNSW add inserts one call's vectors upper levels first, in a random order,
+ * and a graph built in one call is far better than one built in thousands
+ * of small ones when the stored order follows the data's clusters
+ * (docs/core.md, "Index specs"). The run is a copy: peak memory during a
+ * rebuild grows by up to this much. */
+#define BUILD_RUN_BYTES ((size_t)1 << 30)
 
 void odx_coll_index_path(odx_engine *db, const char *name, char *buf, size_t len)
 {
@@ -81,7 +89,10 @@ struct build {
     /* training sample */
     float *sample;
     size_t nsample, want_sample, stride, seen;
-    int rc;
+    /* the run of live vectors gathered for the next add */
+    float *run;
+    uint64_t *run_seqs;
+    size_t nrun, run_cap;
 };
 
 static int sample_block(void *ctx, uint64_t first, size_t n, const float *data)
@@ -96,20 +107,26 @@ static int sample_block(void *ctx, uint64_t first, size_t n, const float *data)
     return 0;
 }
 
-/* Adds the live vectors of a block, in runs of consecutive live seqs. */
+static int flush_run(struct build *b)
+{
+    if (!b->nrun) return 0;
+    int rc = odx_index_add(b->ix, b->nrun, b->run, b->run_seqs);
+    b->nrun = 0;
+    return rc;
+}
+
+/* Gathers the live vectors of a block into the run, adding it when full. */
 static int add_block(void *ctx, uint64_t first, size_t n, const float *data)
 {
     struct build *b = ctx;
-    uint64_t seqs[4096];
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && !odx_bitmap_get(b->live, first + i)) i++;
-        size_t st = i;
-        while (i < n && i - st < 4096 && odx_bitmap_get(b->live, first + i)) { seqs[i - st] = first + i; i++; }
-        if (i > st) {
-            int rc = odx_index_add(b->ix, i - st, data + st * b->dim, seqs);
+    for (size_t i = 0; i < n; i++) {
+        if (!odx_bitmap_get(b->live, first + i)) continue;
+        if (b->nrun == b->run_cap) {
+            int rc = flush_run(b);
             if (rc) return rc;
         }
+        memcpy(b->run + b->nrun * b->dim, data + i * b->dim, (size_t)b->dim * sizeof(float));
+        b->run_seqs[b->nrun++] = first + i;
     }
     return 0;
 }
@@ -121,7 +138,7 @@ static int build_index(MDB_txn *txn, odx_coll *c, const odx_coll_desc *d, const 
     odx_index *ix;
     int rc = odx_index_create(factory, d->dim, d->metric, &ix);
     if (rc) return rc;
-    struct build b = {ix, live, d->dim, NULL, 0, 0, 1, 0, 0};
+    struct build b = {ix, live, d->dim, NULL, 0, 0, 1, 0, NULL, NULL, 0, 0};
     if (!odx_index_is_trained(ix)) {
         size_t need = odx_index_train_min(factory);
         size_t want = need * 2 > TRAIN_SAMPLE_MAX ? TRAIN_SAMPLE_MAX : need * 2;
@@ -142,8 +159,20 @@ static int build_index(MDB_txn *txn, odx_coll *c, const odx_coll_desc *d, const 
         odx_free(b.sample);
         if (rc) { odx_index_free(ix); return rc; }
     }
-    rc = odx_vstore_scan(txn, c->dbis.vec, d->dim, c->per_block, add_block, &b);
+    size_t per_run = BUILD_RUN_BYTES / ((size_t)d->dim * sizeof(float));
+    b.run_cap = nlive < per_run ? (size_t)nlive : per_run;
+    if (b.run_cap == 0) b.run_cap = 1;
+    b.run = odx_malloc(b.run_cap * (size_t)d->dim * sizeof(float));
+    b.run_seqs = odx_malloc(b.run_cap * sizeof *b.run_seqs);
+    if (!b.run || !b.run_seqs) rc = odx_error(ODX_ENOMEM, "out of memory for %zu vectors to index", b.run_cap);
+    double t0 = odx_now_mono();
+    if (!rc) rc = odx_vstore_scan(txn, c->dbis.vec, d->dim, c->per_block, add_block, &b);
+    if (!rc) rc = flush_run(&b);
+    odx_free(b.run);
+    odx_free(b.run_seqs);
     if (rc) { odx_index_free(ix); return rc; }
+    odx_log(ODX_LOG_DEBUG, "collection '%s': added %llu vectors to %s in %.1f s", c->name, (unsigned long long)nlive,
+            factory, odx_now_mono() - t0);
     *out = ix;
     return 0;
 }

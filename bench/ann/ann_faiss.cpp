@@ -10,7 +10,9 @@
 // payload). Raw FAISS then searches the very graph omnidex searches, which
 // isolates omnidex's own overhead and saves a build of several minutes.
 //
-//   ann_faiss --data DIR --metric l2|ip --label NAME [--hnsw-from FILE] [harness options]
+// --M and --efc set the HNSW build (defaults 32 and 40, FAISS's own).
+//
+//   ann_faiss --data DIR --metric l2|ip --label NAME [--hnsw-from FILE] [--M 32] [--efc 40] [harness options]
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/index_io.h>
@@ -88,6 +90,14 @@ int main(int argc, char **argv)
     while (!opts.empty() && opts.back() == ' ') opts.pop_back();
     std::string extra = "\"faiss_compile_options\":\"" + opts + "\"";
     const char *from = bench_arg(argc, argv, "--hnsw-from", nullptr);
+    const int M = std::atoi(bench_arg(argc, argv, "--M", "32"));
+    const int efc = std::atoi(bench_arg(argc, argv, "--efc", "40"));
+    if (M < 2 || M > 256 || efc < 1) {
+        std::fprintf(stderr, "ann_faiss: bad --M or --efc\n");
+        return 2;
+    }
+    char spec[64];
+    std::snprintf(spec, sizeof spec, "HNSW%d,Flat,efC=%d", M, efc);
     std::unique_ptr<faiss::IndexHNSW> hnsw;
     std::unique_ptr<faiss::IndexFlat> flat;
     Contender ch{nullptr, nullptr}, cf{nullptr, nullptr};
@@ -98,18 +108,19 @@ int main(int argc, char **argv)
             if (from) {
                 hnsw.reset(load_omnidex_hnsw(from, b.base.n, b.base.d));
             } else {
-                hnsw.reset(new faiss::IndexHNSWFlat(b.base.d, 32, metric));
+                hnsw.reset(new faiss::IndexHNSWFlat(b.base.d, M, metric));
+                hnsw->hnsw.efConstruction = efc;
                 hnsw->add((faiss::Index::idx_t)b.base.n, b.base.x);
             }
             double build = bench_now() - t;
             if (hnsw->metric_type != metric) throw std::runtime_error("loaded index has another metric");
             char e[256];
-            std::snprintf(e, sizeof e, ",\"M\":32,\"M0\":%d,\"efConstruction\":%d,\"graph\":\"%s\"",
-                          hnsw->hnsw.nb_neighbors(0), hnsw->hnsw.efConstruction,
+            std::snprintf(e, sizeof e, ",\"M\":%d,\"M0\":%d,\"efConstruction\":%d,\"graph\":\"%s\"",
+                          hnsw->hnsw.nb_neighbors(1), hnsw->hnsw.nb_neighbors(0), hnsw->hnsw.efConstruction,
                           from ? "loaded from omnidex's checkpoint" : "built here");
-            bench_emit_build(&b, label.c_str(), "HNSW32,Flat", build, (extra + e).c_str());
+            bench_emit_build(&b, label.c_str(), from ? "HNSW32,Flat" : spec, build, (extra + e).c_str());
             ch = Contender{hnsw.get(), hnsw.get()};
-            bench_contender bc = {label.c_str(), "HNSW32,Flat", "hnsw", faiss_search, &ch, 0};
+            bench_contender bc = {label.c_str(), from ? "HNSW32,Flat" : spec, "hnsw", faiss_search, &ch, 0};
             bench_add(&b, &bc);
         }
         if (bench_wants(&b, "flat")) {

@@ -10,8 +10,10 @@
  * its collections; run.py uses this to search the very same index with a
  * differently linked binary (see bench/module.mk, ann_omnidex_hnswfix).
  *
+ * --spec sets the HNSW collection's index spec (default "HNSW32,Flat").
+ *
  *   ann_omnidex --data DIR --metric l2|ip [--db DIR] [--batch N] [--label NAME]
- *               [--reuse 0|1] [harness options]
+ *               [--spec SPEC] [--reuse 0|1] [harness options]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
     odx_metric metric = b.ip ? ODX_METRIC_COSINE : ODX_METRIC_L2;
     odx_db *db;
     check(odx_db_open(dir, reuse ? ODX_OPEN_READONLY : ODX_OPEN_CREATE, &db), "opening database");
-    static const char *const colls[2][3] = {{"hnsw", "HNSW32,Flat", "hnsw"}, {"flat", "Flat", "flat"}};
+    const char *colls[2][3] = {{"hnsw", bench_arg(argc, argv, "--spec", "HNSW32,Flat"), "hnsw"}, {"flat", "Flat", "flat"}};
     for (int i = 0; i < 2; i++) {
         if (!bench_wants(&b, colls[i][2])) continue;
         if (reuse) add_contender(&b, db, colls[i][0], label, colls[i][1], colls[i][2]);
