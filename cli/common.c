@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "omnidex_rpc.h"
+#include "omnidex_util.h"
 
 int cli_fail(const char *fmt, ...)
 {
@@ -59,17 +60,17 @@ static int open_remote(const struct cli *g, odx_db **db)
 {
     odx_rpc_client_options o;
     odx_rpc_client_options_init(&o);
-    char token[4096];
+    char *token = NULL;
+    size_t len;
+    int rc;
     if (g->token_file) {
-        FILE *f = fopen(g->token_file, "r");
-        if (!f) return cli_fail("cannot read --token-file %s", g->token_file);
-        size_t n = fread(token, 1, sizeof token - 1, f);
-        fclose(f);
-        token[n] = 0;
-        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) token[--n] = 0;
+        /* The token is the file's first line, as `omnidex serve --token-file` reads it. */
+        if ((rc = odx_read_file(g->token_file, 64 << 10, &token, &len))) return cli_fail_rc(rc, "--token-file");
+        token[strcspn(token, "\r\n")] = 0;
         o.token = token;
     }
-    int rc = odx_rpc_db_open(g->server, &o, db);
+    rc = odx_rpc_db_open(g->server, &o, db);
+    odx_free(token); /* the client copied it into its call metadata */
     if (rc) return cli_fail_rc(rc, g->server);
     return 0;
 }

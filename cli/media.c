@@ -221,12 +221,10 @@ static const char models_usage[] =
 /* ,"key":"value" with value escaped as JSON (through the metadata writer). */
 static void print_json_string_member(const char *key, const char *val)
 {
-    char *esc = NULL;
-    odx_meta *e = NULL;
-    if (!odx_meta_new(&e) && !odx_meta_set_string(e, key, val, strnlen(val, 400)) && !odx_meta_to_json(e, &esc))
-        printf(",%.*s", (int)strlen(esc) - 2, esc + 1);
-    odx_free(esc);
-    odx_meta_free(e);
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (!odx_json_append_string(&buf, &len, &cap, val, strlen(val))) printf(",\"%s\":%s", key, buf);
+    odx_free(buf);
 }
 
 /* models verify: one sample per modality the space has, end to end. */

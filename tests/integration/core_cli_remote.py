@@ -9,18 +9,10 @@ import subprocess
 import sys
 import time
 
-from core_tap import OMNIDEX, done, ok, tmpdir
+from core_tap import OMNIDEX, done, free_port, ok, tmpdir
 
 here = os.path.dirname(os.path.abspath(__file__))
 d = tmpdir("omnidex-remote-")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def serve(data, *extra):

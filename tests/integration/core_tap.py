@@ -2,6 +2,7 @@
 the omnidex binary, fvecs files."""
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -54,3 +55,12 @@ def tmpdir(prefix):
 
 def jlines(text):
     return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def free_port():
+    """A loopback port that was free a moment ago (for --listen)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -13,7 +13,7 @@ import struct
 import subprocess
 import time
 
-from core_tap import OMNIDEX, done, jlines, ok, tmpdir, write_fvecs
+from core_tap import OMNIDEX, done, free_port, jlines, ok, tmpdir, write_fvecs
 
 TOP = os.environ.get("OMNIDEX_TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 MODELS = os.path.join(TOP, "models")
@@ -86,14 +86,6 @@ subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=si
 wav = os.path.join(media, "say.wav")
 subprocess.run(["espeak-ng", "-w", wav, "an ankle boot"], check=True)
 ok(os.path.getsize(img) > 100 and os.path.getsize(wav) > 1000, "test media made (ffmpeg PNG, espeak-ng WAV)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def serve(data):
